@@ -1,0 +1,45 @@
+"""Command-line tasks: `flask audit verify`, `flask seed-demo`."""
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+
+def register_cli(app: Flask) -> None:
+    audit = AppGroup("audit", help="Audit trail tools.")
+
+    @audit.command("verify")
+    def audit_verify():
+        """Walk the hash chain and name the first broken event."""
+        from portal.audit.services import verify_chain
+
+        report = verify_chain()
+        if report.ok:
+            click.echo(f"audit chain intact: {report.checked} events")
+        else:
+            click.echo(f"audit chain BROKEN at event {report.broken_id}: {report.reason} "
+                       f"({report.checked} events before it are intact)", err=True)
+            raise SystemExit(1)
+
+    app.cli.add_command(audit)
+
+    @app.cli.command("seed-demo")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+    def seed_demo(if_empty):
+        """Load demonstration departments and accounts (refused in production)."""
+        from portal.demo import DemoRefused, seed
+
+        try:
+            created = seed(if_empty=if_empty)
+        except DemoRefused as refused:
+            click.echo(str(refused), err=True)
+            raise SystemExit(1)
+        click.echo("demo data loaded" if created else "database already has users; demo data not loaded")
+
+    @app.cli.command("demo-logins")
+    def demo_logins():
+        """Print the demo log-ins."""
+        from portal.demo import DEMO_PASSWORD, DEMO_USERS
+
+        click.echo(f"Demo log-ins (password for all: {DEMO_PASSWORD}):")
+        for login, name, role, _dept in DEMO_USERS:
+            click.echo(f"  {role:<15} {login:<28} {name}")

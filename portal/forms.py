@@ -1,0 +1,19 @@
+"""Shared form pieces."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+
+LOCALES = [("zh_CN", "中文"), ("en", "English")]
+
+
+class EmptyForm(FlaskForm):
+    """A POST-only button that carries the CSRF token."""
+
+
+def attach_error(form, error, default_field: str | None = None) -> None:
+    """Show a service's refusal next to the field it concerns, or above the form."""
+    name = getattr(error, "field", None) or default_field
+    message = getattr(error, "message", str(error))
+    if name and name in form._fields:
+        form[name].errors = list(form[name].errors) + [message]
+    else:
+        form.form_errors.append(message)

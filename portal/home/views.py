@@ -1,0 +1,38 @@
+from flask import jsonify, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal import policy
+from portal.accounts.models import Role
+from portal.extensions import db
+
+from . import bp
+
+HOME_TEMPLATES = {
+    Role.ADMIN: "home/admin.html",
+    Role.STAFF: "home/staff.html",
+    Role.MEDIATOR: "home/mediator.html",
+    Role.DEPARTMENT_REP: "home/department.html",
+    Role.LEADER: "home/leader.html",
+    Role.PETITIONER: "home/petitioner.html",
+}
+
+
+@bp.route("/")
+@policy.public
+def index():
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login"))
+    return render_template(HOME_TEMPLATES[current_user.role])
+
+
+@bp.route("/healthz")
+@policy.public
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="unavailable", database=False), 503
+    return jsonify(status="ok", database=True)

@@ -1,0 +1,46 @@
+"""Outgoing messages. Each one is stored in the outbox; SMTP delivers email when configured.
+
+There is no SMS gateway: text messages to phones stay in the outbox, where an admin can read them.
+"""
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app
+
+from portal.extensions import db
+from portal.timeutil import utcnow
+
+from .models import OutboxMessage
+
+
+def send_message(recipient: str, subject: str, body: str) -> OutboxMessage:
+    channel = "email" if "@" in recipient else "sms"
+    message = OutboxMessage(channel=channel, recipient=recipient, subject=subject, body=body)
+    db.session.add(message)
+    cfg = current_app.config
+    if channel == "email" and cfg.get("MAIL_SERVER"):
+        try:
+            _smtp_send(cfg, recipient, subject, body)
+            message.status, message.sent_at = "sent", utcnow()
+        except (OSError, smtplib.SMTPException) as exc:  # delivery failure must not lose the message
+            current_app.logger.warning("mail to %s failed: %s", recipient, exc)
+            message.status, message.error = "failed", str(exc)[:1000]
+    db.session.flush()
+    return message
+
+
+def _smtp_send(cfg, recipient: str, subject: str, body: str) -> None:
+    email = EmailMessage()
+    email["From"] = cfg["MAIL_SENDER"]
+    email["To"] = recipient
+    email["Subject"] = subject
+    email.set_content(body)
+    smtp_cls = smtplib.SMTP_SSL if cfg.get("MAIL_USE_SSL") else smtplib.SMTP
+    with smtp_cls(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=10) as smtp:
+        if cfg.get("MAIL_USE_TLS") and not cfg.get("MAIL_USE_SSL"):
+            smtp.starttls()
+        if cfg.get("MAIL_USERNAME"):
+            smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"])
+        smtp.send_message(email)
