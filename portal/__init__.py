@@ -94,11 +94,19 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     import sqlite3
 
     if isinstance(dbapi_connection, sqlite3.Connection):
+        # Let SQLAlchemy issue BEGIN itself: pysqlite's own transaction handling breaks SAVEPOINTs.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
 
 
 # Pages a user who must change their password may still open.

@@ -1,0 +1,95 @@
+# Y City petition portal. The two commands a new user needs:
+#   make run    set everything up, migrate the SQLite database, load demo data once, serve on 127.0.0.1:$(PORT)
+#   make test   set everything up and run every test (also on PostgreSQL when PORTAL_TEST_DATABASE_URL is set)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PORT ?= 5000
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+STAMPS := .make
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages: WeasyPrint's text stack with a CJK font; chromium for the browser tests.
+RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+TEST_DEBS := chromium
+PYTEST_ARGS ?=
+
+.PHONY: help run test setup setup-test i18n i18n-update lock clean
+
+help:
+	@echo "make run   - set up and serve the portal with demo data on http://127.0.0.1:$(PORT)"
+	@echo "make test  - set up and run every test"
+
+run: setup
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo --if-empty
+	@$(FLASK) demo-logins
+	@echo "Serving on http://127.0.0.1:$(PORT)"
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: setup-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
+	  echo "== again on $${PORTAL_TEST_DATABASE_URL%%@*}@… (browser tests ran above)"; \
+	  $(PY) -m pytest -m "not browser" $(PYTEST_ARGS); \
+	else \
+	  echo "PORTAL_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
+	fi
+
+setup: $(STAMPS)/debs-runtime $(STAMPS)/python $(STAMPS)/vendor $(STAMPS)/i18n
+setup-test: setup $(STAMPS)/debs-test $(STAMPS)/python-test
+
+$(STAMPS):
+	mkdir -p $(STAMPS)
+
+$(STAMPS)/debs-runtime: | $(STAMPS)
+	@need=""; \
+	for p in $(RUNTIME_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || need="$$need $$p"; done; \
+	command -v $(PYTHON) >/dev/null || need="$$need python3"; \
+	$(PYTHON) -c "import ensurepip" 2>/dev/null || need="$$need python3-venv"; \
+	command -v npm >/dev/null || need="$$need npm"; \
+	if [ -n "$$need" ]; then echo "Installing Debian packages:$$need"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$need; fi
+	touch $@
+
+$(STAMPS)/debs-test: | $(STAMPS)
+	@dpkg-query -W -f='$${Status}\n' $(TEST_DEBS) 2>/dev/null | grep -q "install ok installed" || { \
+	  echo "Installing Debian packages: $(TEST_DEBS)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(TEST_DEBS); }
+	touch $@
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+
+$(STAMPS)/python: requirements.txt $(VENV)/bin/python | $(STAMPS)
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+$(STAMPS)/python-test: requirements-test.txt $(STAMPS)/python | $(STAMPS)
+	$(VENV)/bin/pip install -q -r requirements-test.txt
+	touch $@
+
+# Browser libraries come from npm and are copied into static/vendor/ (never committed).
+$(STAMPS)/vendor: package.json package-lock.json | $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/
+	touch $@
+
+$(STAMPS)/i18n: $(wildcard portal/translations/*/LC_MESSAGES/messages.po) $(STAMPS)/python | $(STAMPS)
+	$(VENV)/bin/pybabel compile -d portal/translations
+	touch $@
+
+# Developer helpers ---------------------------------------------------------------------
+i18n-update: $(STAMPS)/python
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot --no-location --sort-output .
+	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+
+lock: $(STAMPS)/python-test
+	@echo "Edit requirements*.txt by hand; check with: $(VENV)/bin/pip freeze"
+
+clean:
+	rm -rf $(STAMPS) static/vendor node_modules
