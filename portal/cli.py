@@ -35,6 +35,23 @@ def register_cli(app: Flask) -> None:
             raise SystemExit(1)
         click.echo("demo data loaded" if created else "database already has users; demo data not loaded")
 
+    @app.cli.command("create-admin")
+    @click.option("--name", prompt=True, help="Display name.")
+    @click.option("--email", prompt=True, help="Login email.")
+    @click.password_option(help="Initial password (must be changed at first log-in).")
+    def create_admin(name, email, password):
+        """Create an administrator account (the first one on a new installation)."""
+        from portal.accounts.models import Role
+        from portal.accounts.services import AccountError, create_user
+
+        try:
+            create_user(display_name=name, email=email, phone=None, role=Role.ADMIN, department=None,
+                        locale="zh_CN", password=password)
+        except AccountError as error:
+            click.echo(error.message, err=True)
+            raise SystemExit(1)
+        click.echo(f"administrator {email} created")
+
     @app.cli.command("demo-logins")
     def demo_logins():
         """Print the demo log-ins."""

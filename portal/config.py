@@ -78,6 +78,8 @@ def load(env: str | None = None) -> dict:
         "MAIL_USE_TLS": _bool("PORTAL_MAIL_USE_TLS", True),
         "MAIL_USE_SSL": _bool("PORTAL_MAIL_USE_SSL", False),
         "MAIL_SENDER": os.environ.get("PORTAL_MAIL_SENDER", "portal@localhost"),
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        "PORTAL_PROXY_COUNT": int(os.environ.get("PORTAL_PROXY_COUNT", "0")),
         "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", ""),
         "PORTAL_DEMO_DATA": _bool("PORTAL_DEMO_DATA", False),
         "UPLOAD_FOLDER": str(Path(os.environ.get("PORTAL_UPLOAD_FOLDER", INSTANCE / "uploads"))),
