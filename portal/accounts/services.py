@@ -14,14 +14,14 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, gettext as _
 from sqlalchemy import func, or_, select
 
 from portal import rules
 from portal.audit.services import record
 from portal.extensions import db
-from portal.mail.services import send_message
+from portal.mail.services import external_url, send_message
 from portal.timeutil import utcnow
 
 from .models import Department, Invitation, OneTimeCode, Role, User
@@ -369,7 +369,7 @@ def create_invitation(*, email: str, display_name: str, department: Department, 
                             department=department, role=Role.DEPARTMENT_REP, invited_by=invited_by,
                             expires_at=utcnow() + rules.INVITATION_VALIDITY)
     db.session.add(invitation)
-    link = url_for("accounts.accept_invitation", token=token, _external=True)
+    link = external_url("accounts.accept_invitation", token=token)
     days = rules.INVITATION_VALIDITY.days
     send_message(email, _("Invitation to the petition portal"),
                  _("You are invited to join the petition portal as a representative of %(department)s.\n"

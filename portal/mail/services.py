@@ -7,12 +7,20 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
-from flask import current_app
+from flask import current_app, url_for
 
 from portal.extensions import db
 from portal.timeutil import utcnow
 
 from .models import OutboxMessage
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for a message: PORTAL_BASE_URL when configured, else the current request's host."""
+    base = current_app.config.get("PORTAL_BASE_URL", "").rstrip("/")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
 
 
 def send_message(recipient: str, subject: str, body: str) -> OutboxMessage:
