@@ -58,17 +58,20 @@ def _import_models() -> None:
     # Models must be imported so that SQLAlchemy (and Alembic) know every table.
     from .accounts import models as _accounts  # noqa: F401
     from .audit import models as _audit  # noqa: F401
+    from .holidays import models as _holidays  # noqa: F401
     from .mail import models as _mail  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
     from .accounts import bp as accounts_bp, views as _av  # noqa: F401
     from .admin import bp as admin_bp, views as _adv  # noqa: F401
+    from .holidays import bp as holidays_bp, views as _hol  # noqa: F401
     from .home import bp as home_bp, views as _hv  # noqa: F401
 
     app.register_blueprint(home_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(holidays_bp, url_prefix="/admin/holidays")
 
 
 def select_locale() -> str:

@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "admin.invitations": frozenset({A}),
     "admin.outbox": frozenset({A}),
     "admin.audit": frozenset({A}),
+    "admin.holidays": frozenset({A}),
     "user.view": frozenset({A}),
     "user.edit": frozenset({A}),
     "user.deactivate": frozenset({A}),
