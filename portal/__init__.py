@@ -7,6 +7,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -14,9 +15,18 @@ from .extensions import babel, csrf, db, limiter, login_manager, migrate
 LOCALES = ("zh_CN", "en")
 
 
+class DatabaseIntConverter(IntegerConverter):
+    """<int:...> in a route only matches numbers an INTEGER column can hold: a larger one is a 404, not an error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static",
                 instance_path=str(config_module.INSTANCE))
+    app.url_map.converters["int"] = DatabaseIntConverter
     app.config.update(config_module.load())
     if config:
         app.config.update(config)
@@ -58,6 +68,7 @@ def _import_models() -> None:
     # Models must be imported so that SQLAlchemy (and Alembic) know every table.
     from .accounts import models as _accounts  # noqa: F401
     from .audit import models as _audit  # noqa: F401
+    from .cases import models as _cases  # noqa: F401
     from .holidays import models as _holidays  # noqa: F401
     from .mail import models as _mail  # noqa: F401
 

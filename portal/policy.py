@@ -37,12 +37,100 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "user.view": frozenset({A}),
     "user.edit": frozenset({A}),
     "user.deactivate": frozenset({A}),
+    "admin.categories": frozenset({A}),
+    # --- petition cases ---
+    "case.register": frozenset({S}),  # letters, visits, calls and faxes registered by bureau staff
+    "case.submit": frozenset({P}),  # online petitions, once the petitioner's contact is confirmed
+    "case.list": frozenset({S, M, L, D}),
+    "case.view": frozenset({S, M, L, D, P}),
+    "case.view_personal": frozenset({S, M, L, D}),  # whole ID numbers and phones, each view audited
+    "case.triage": frozenset({S}),
+    "case.note": frozenset({S, M, L, D}),  # internal notes, never shown to the petitioner
+    "case.supervise": frozenset({S, L}),
+    "case.export": frozenset({S, L}),
+    "case.pause": frozenset({S, D}),
+    "referral.decide": frozenset({D}),
+    "case.handle": frozenset({D}),  # progress, extension request, handling opinion: the lead department
+    "extension.decide": frozenset({L}),
+    "supervision.respond": frozenset({D}),
+    "case.review_request": frozenset({P}),
+    "case.rate": frozenset({P}),
+    "attachment.download": frozenset({S, M, L, D, P}),
+}
+
+# Roles that see every case; a department representative and a petitioner see only their own (see below).
+CASE_WIDE_ROLES = frozenset({S, M, L})
+
+
+def _own_case(user, case) -> bool:
+    return case.submitted_by_id == user.id or any(p.user_id == user.id for p in case.petitioners)
+
+
+def _department_takes_part(user, case) -> bool:
+    """A department takes part in a case while it holds a referral that it has not objected to."""
+    from portal.cases.models import ReferralStatus
+
+    return any(r.department_id == user.department_id and r.status != ReferralStatus.OBJECTED
+               for r in case.referrals)
+
+
+def _is_lead(user, case) -> bool:
+    from portal.cases.models import ReferralRole, ReferralStatus
+
+    return any(r.department_id == user.department_id and r.role == ReferralRole.LEAD
+               and r.status == ReferralStatus.ACCEPTED for r in case.referrals)
+
+
+def can_see_case(user, case) -> bool:
+    if user.role in CASE_WIDE_ROLES:
+        return True
+    if user.role == Role.DEPARTMENT_REP:
+        return _department_takes_part(user, case)
+    if user.role == Role.PETITIONER:
+        return _own_case(user, case)
+    return False
+
+
+def visible_cases_clause(user):
+    """The SQL condition for the cases `user` may see: the list-page twin of can_see_case()."""
+    from sqlalchemy import false, or_, select, true
+
+    from portal.cases.models import Case, Petitioner, Referral, ReferralStatus
+
+    if user.role in CASE_WIDE_ROLES:
+        return true()
+    if user.role == Role.DEPARTMENT_REP:
+        return Case.id.in_(select(Referral.case_id).where(Referral.department_id == user.department_id,
+                                                          Referral.status != ReferralStatus.OBJECTED))
+    if user.role == Role.PETITIONER:
+        return or_(Case.submitted_by_id == user.id,
+                   Case.id.in_(select(Petitioner.case_id).where(Petitioner.user_id == user.id)))
+    return false()
+
+
+# Conditions on the user alone, whatever the object.
+USER_RULES: dict[str, Callable] = {
+    "case.submit": lambda user: user.contact_confirmed,
 }
 
 # permission -> rule(user, obj) that must also hold when an object is given
 OBJECT_RULES: dict[str, Callable] = {
     # An admin never deactivates their own account, so the portal cannot lose its last admin by accident.
     "user.deactivate": lambda user, target: user.id != target.id,
+    "case.view": can_see_case,
+    "case.view_personal": lambda user, case: (user.role in CASE_WIDE_ROLES
+                                              or user.role == Role.DEPARTMENT_REP and _department_takes_part(user, case)),
+    "case.note": can_see_case,
+    "case.supervise": can_see_case,
+    "case.pause": lambda user, case: user.role == Role.STAFF or _is_lead(user, case),
+    "case.handle": _is_lead,
+    "referral.decide": lambda user, referral: (referral.department_id == user.department_id
+                                               and referral.status.value == "pending"),
+    "supervision.respond": lambda user, supervision: supervision.department_id == user.department_id,
+    "case.review_request": _own_case,
+    "case.rate": _own_case,
+    "attachment.download": lambda user, attachment: (can_see_case(user, attachment.case)
+                                                     and not (attachment.internal and user.role == Role.PETITIONER)),
 }
 
 
@@ -56,6 +144,9 @@ def has_role_permission(user, permission: str) -> bool:
 
 def can(user, permission: str, obj=None) -> bool:
     if not has_role_permission(user, permission):
+        return False
+    user_rule = USER_RULES.get(permission)
+    if user_rule is not None and not user_rule(user):
         return False
     rule = OBJECT_RULES.get(permission)
     if obj is not None and rule is not None:

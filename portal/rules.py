@@ -14,3 +14,38 @@ ONE_TIME_CODE_VALIDITY = timedelta(minutes=10)
 ONE_TIME_CODE_MAX_ATTEMPTS = 5
 INVITATION_VALIDITY = timedelta(days=7)
 TEMPORARY_PASSWORD_LENGTH = 14
+
+# --- petition handling time limits (see shared DOMAIN.md) --------------------------------
+# Letters and Visits Work Regulations 2022 (信访工作条例) art. 22: the petition department registers and
+# routes (transfer/assign) within 15 days.
+ROUTING_DAYS = 15
+# 2022 art. 23: the receiving department tells the petitioner of acceptance within 15 days of receipt.
+ACCEPTANCE_NOTICE_DAYS = 15
+# 2022 art. 23: a matter outside the department's competence is returned within 5 working days.
+OBJECTION_WORKING_DAYS = 5
+# Handling from acceptance to the handling opinion: 60 days (2022 art. 32).
+HANDLING_DAYS = 60
+# Extension: at most 30 more days, approved by the head of the body, reason told to the petitioner (art. 32).
+EXTENSION_MAX_DAYS = 30
+# Review (复查) request within 30 days of receiving the opinion, answered within 30 days (2005 Regulations art. 34;
+# 2022 text not checked word by word, so kept here to change in one place).
+REVIEW_REQUEST_DAYS = 30
+REVIEW_DAYS = 30
+# Re-review (复核) request within 30 days of the review opinion, answered within 30 days (2005 art. 35).
+REREVIEW_REQUEST_DAYS = 30
+REREVIEW_DAYS = 30
+# A calendar-day limit that ends on a day off runs to the next working day (the rule of the procedure laws,
+# e.g. Civil Procedure Law art. 85; applied to petition limits by local practice).
+ROLL_CALENDAR_LIMITS_TO_WORKING_DAY = True
+# Lists highlight a clock as near due this many days before its date.
+NEAR_DUE_DAYS = 3
+# A group visit sends at most 5 representatives (2022 art. 20).
+GROUP_VISIT_MAX_REPRESENTATIVES = 5
+# Supervision (督办): days the department has to answer a supervision notice in writing (local practice).
+SUPERVISION_RESPONSE_DAYS = 5
+
+# --- intake ------------------------------------------------------------------------------
+REFERENCE_PREFIX = "YX"
+QUERY_CODE_LENGTH = 8
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENTS_PER_CASE = 20

@@ -127,13 +127,26 @@ def save_year(year: int, source: str, off_days: list[tuple[date, str]], work_day
         entry.days.append(HolidayDay(day=day, kind=HolidayDay.OFF, name=name))
     for day, name in sorted(work_days):
         entry.days.append(HolidayDay(day=day, kind=HolidayDay.WORK, name=name))
+    db.session.flush()
+    recomputed = _recompute(year)
     record("holiday_year.created" if created else "holiday_year.updated", entry, object_id=year,
-           details={"source": entry.source, "off": len(off_days), "work": len(work_days)})
+           details={"source": entry.source, "off": len(off_days), "work": len(work_days),
+                    "clocks_recomputed": recomputed})
     db.session.commit()
     return entry
 
 
 def delete_year(entry: HolidayYear) -> None:
-    record("holiday_year.deleted", entry, object_id=entry.year, details={"source": entry.source})
+    year = entry.year
     db.session.delete(entry)
+    db.session.flush()
+    recomputed = _recompute(year)
+    record("holiday_year.deleted", object_type="holiday_year", object_id=year,
+           details={"source": entry.source, "clocks_recomputed": recomputed})
     db.session.commit()
+
+
+def _recompute(year: int) -> int:
+    from portal.cases.clocks import recompute_open_clocks  # the cases area builds on this one, not the reverse
+
+    return recompute_open_clocks(year)
