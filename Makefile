@@ -85,7 +85,7 @@ $(STAMPS)/i18n: $(wildcard portal/translations/*/LC_MESSAGES/messages.po) $(STAM
 
 # Developer helpers ---------------------------------------------------------------------
 i18n-update: $(STAMPS)/python
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot --no-location --sort-output .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --ignore-dirs '.*' -o portal/translations/messages.pot --no-location --sort-output .
 	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
 
 lock: $(STAMPS)/python-test

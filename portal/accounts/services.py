@@ -308,11 +308,12 @@ def update_user(user: User, *, display_name: str, email: str | None, phone: str 
         raise AccountError(_("You cannot deactivate your own account."), "active")
     before = {"display_name": user.display_name, "email": user.email, "phone": user.phone,
               "role": user.role.value, "department_id": user.department_id, "active": user.active}
-    user.email = user.phone = None
-    db.session.flush()
-    for login in (email, phone):
-        if login:
-            _place_login(user, login, exclude_id=user.id)
+    # Clear and re-place the logins without flushing in between: a user row without any login breaks has_login.
+    with db.session.no_autoflush:
+        user.email = user.phone = None
+        for login in (email, phone):
+            if login:
+                _place_login(user, login, exclude_id=user.id)
     user.display_name, user.role, user.department, user.locale = display_name.strip(), role, department, locale
     if user.active and not active:
         user.session_token = _new_session_token()

@@ -13,8 +13,13 @@ from .services import AccountError, LoginRefused
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only same-site paths are followed after log-in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only same-site paths are followed after log-in.
+
+    Control characters are refused too: browsers drop tabs and newlines from a URL, so "/<tab>/evil.example"
+    would become "//evil.example".
+    """
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ord(ch) < 32 or ord(ch) == 127 for ch in target)):
         return target
     return default
 

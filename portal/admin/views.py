@@ -1,4 +1,4 @@
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -23,7 +23,8 @@ PER_PAGE = 50
 
 def _department_choices(blank: bool = True):
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    choices = [(d.id, d.name if d.active else f"{d.name} ({_('inactive')})") for d in departments]
+    inactive = _("inactive")
+    choices = [(d.id, d.name if d.active else f"{d.name} ({inactive})") for d in departments]
     return ([(0, _("— none —"))] if blank else []) + choices
 
 
@@ -52,9 +53,9 @@ def users():
     if form.q.data:
         like = f"%{form.q.data.strip()}%"
         query = query.where(or_(User.display_name.ilike(like), User.email.ilike(like), User.phone.ilike(like)))
-    if form.role.data:
+    if form.role.data and not form.role.errors:
         query = query.where(User.role == Role(form.role.data))
-    page = db.paginate(query, page=form.page.data or 1, per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query, page=_page_number(form.page.data), per_page=PER_PAGE, error_out=False)
     template = "admin/_user_rows.html" if is_fragment() else "admin/users.html"
     return render_template(template, form=form, page=page)
 
@@ -91,7 +92,7 @@ def edit_user(user_id):
     if form.validate_on_submit():
         try:
             accounts.update_user(user, **_user_form_values(form), active=form.active.data,
-                                 version=int(form.version.data or 0), acting=current_user)
+                                 version=_posted_version(form), acting=current_user)
         except accounts.AccountError as error:
             db.session.rollback()
             attach_error(form, error)
@@ -157,7 +158,7 @@ def _department_form(department):
         try:
             saved = accounts.save_department(department, name=form.name.data, code=form.code.data,
                                              kind=DepartmentKind(form.kind.data), active=form.active.data,
-                                             version=int(form.version.data) if form.version.data else None)
+                                             version=_posted_version(form) if form.version.data else None)
         except accounts.AccountError as error:
             db.session.rollback()
             attach_error(form, error)
@@ -208,7 +209,7 @@ def revoke_invitation(invitation_id):
 @policy.requires("admin.outbox")
 def outbox():
     page = db.paginate(select(OutboxMessage).order_by(OutboxMessage.id.desc()),
-                       page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+                       page=_page_number(request.args.get("page", 1, type=int)), per_page=PER_PAGE, error_out=False)
     return render_template("admin/outbox.html", page=page)
 
 
@@ -228,19 +229,26 @@ def audit():
         query = query.where(AuditEvent.object_type == form.object_type.data.strip())
     if form.object_id.data:
         query = query.where(AuditEvent.object_id == form.object_id.data.strip())
-    if form.date_from.data and not form.date_from.errors:
-        query = query.where(AuditEvent.at >= _local_midnight(form.date_from.data))
-    if form.date_to.data and not form.date_to.errors:
-        query = query.where(AuditEvent.at < _local_midnight(form.date_to.data + timedelta(days=1)))
-    page = db.paginate(query, page=form.page.data or 1, per_page=PER_PAGE, error_out=False)
+    start = _local_midnight(form.date_from.data) if form.date_from.data and not form.date_from.errors else None
+    if start:
+        query = query.where(AuditEvent.at >= start)
+    end = _local_midnight(form.date_to.data, days_after=1) if form.date_to.data and not form.date_to.errors else None
+    if end:
+        query = query.where(AuditEvent.at < end)
+    page = db.paginate(query, page=_page_number(form.page.data), per_page=PER_PAGE, error_out=False)
     template = "admin/_audit_rows.html" if is_fragment() else "admin/audit.html"
     return render_template(template, form=form, page=page)
 
 
-def _local_midnight(day):
+def _local_midnight(day, days_after: int = 0):
+    """Start of a local day in UTC; None for a day the clock cannot represent (the filter is then ignored)."""
     from flask_babel import get_timezone
 
-    return datetime.combine(day, time.min, tzinfo=get_timezone())
+    try:
+        start = datetime.combine(day + timedelta(days=days_after), time.min, tzinfo=get_timezone())
+        return start.astimezone(timezone.utc)
+    except OverflowError:
+        return None
 
 
 @bp.route("/audit/verify")
