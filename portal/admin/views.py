@@ -19,6 +19,19 @@ from . import bp
 from .forms import AuditFilterForm, DepartmentForm, InvitationForm, NewUserForm, UserFilterForm, UserForm
 
 PER_PAGE = 50
+MAX_PAGE = 100_000  # a larger page number in the address is bad input, not a database error
+
+
+def _page_number(value) -> int:
+    return value if isinstance(value, int) and 1 <= value <= MAX_PAGE else 1
+
+
+def _posted_version(form) -> int:
+    """The record version the form was loaded with; an unreadable one counts as stale."""
+    try:
+        return int(form.version.data)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _department_choices(blank: bool = True):
