@@ -76,11 +76,13 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from .accounts import bp as accounts_bp, views as _av  # noqa: F401
     from .admin import bp as admin_bp, views as _adv  # noqa: F401
+    from .cases import bp as cases_bp, views as _cv, views_list as _cl  # noqa: F401
     from .holidays import bp as holidays_bp, views as _hol  # noqa: F401
     from .home import bp as home_bp, views as _hv  # noqa: F401
 
     app.register_blueprint(home_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(cases_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(holidays_bp, url_prefix="/admin/holidays")
 
@@ -196,6 +198,7 @@ def _register_errors(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from . import policy
     from .forms import LOCALES as LOCALE_CHOICES, EmptyForm
+    from .cases.events import describe as describe_event
     from .htmx import is_fragment
     from .timeutil import utcnow
 
@@ -206,6 +209,7 @@ def _register_template_helpers(app: Flask) -> None:
         empty_form=EmptyForm,
         current_locale=select_locale,
         now_utc=utcnow,
+        describe_event=describe_event,
     )
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
     app.jinja_env.filters["date"] = lambda value, fmt="medium": format_date(value, fmt) if value else ""

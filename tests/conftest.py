@@ -84,6 +84,8 @@ class PortalClient(FlaskClient):
 
     def post(self, *args, **kwargs):
         data = kwargs.get("data")
+        if data is None and "json" not in kwargs:
+            data = {}
         if isinstance(data, dict) and "csrf_token" not in data:
             kwargs["data"] = {**data, "csrf_token": self.csrf_token()}
         return super().post(*args, **kwargs)

@@ -36,3 +36,29 @@ def make_user(role: Role = Role.PETITIONER, department: Department | None = None
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def make_case(*, petitioner_user: User | None = None, name: str = "陈信访", id_number: str = "320102199001011234",
+              phone: str = "13800000001", subject: str = "拖欠工资三个月", received_on=None, channel=None,
+              matter_type=None, registered_by: User | None = None, start_routing_clock: bool = True):
+    """A registered case waiting for triage, with one petitioner and its routing clock."""
+    from datetime import date
+
+    from portal.cases.clocks import start_clock
+    from portal.cases.models import Case, Channel, ClockKind, MatterType, Petitioner
+    from portal.cases.services import add_event, new_query_code, next_reference
+
+    received_on = received_on or date.today()
+    case = Case(reference=next_reference(received_on.year), query_code=new_query_code(),
+                channel=channel or (Channel.ONLINE if petitioner_user else Channel.LETTER),
+                matter_type=matter_type or MatterType.APPEAL, subject=subject,
+                facts="某公司自2026年6月起拖欠工资。", request="请求督促支付工资。", place="Y市东区",
+                received_on=received_on, submitted_by=petitioner_user, registered_by=registered_by)
+    case.petitioners.append(Petitioner(name=name, id_number=id_number, phone=phone, address="Y市东区和平路1号",
+                                       user_id=petitioner_user.id if petitioner_user else None))
+    db.session.add(case)
+    if start_routing_clock:
+        start_clock(case, ClockKind.ROUTING, received_on)
+    add_event(case, "registered", actor=registered_by, data={"channel": case.channel.value})
+    db.session.commit()
+    return case

@@ -50,9 +50,10 @@ def compute_due(clock: Clock, calendar: WorkCalendar | None = None) -> None:
 
 
 def start_clock(case: Case, kind: ClockKind, started_on: date, referral_id: int | None = None) -> Clock:
-    clock = Clock(case=case, kind=kind, started_on=started_on, referral_id=referral_id)
-    compute_due(clock)
-    db.session.add(clock)
+    clock = Clock(kind=kind, started_on=started_on, referral_id=referral_id, extension_days=0, paused_days=0)
+    with db.session.no_autoflush:
+        compute_due(clock)
+    case.clocks.append(clock)
     refresh_next_due(case)
     return clock
 

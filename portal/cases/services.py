@@ -12,6 +12,7 @@ from datetime import date
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload
 
 from portal import rules
 from portal.extensions import db
@@ -64,7 +65,8 @@ def add_event(case: Case, kind: str, *, actor=None, department=None, data: dict 
 
 
 def timeline(case: Case, for_petitioner: bool) -> list[CaseEvent]:
-    query = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at, CaseEvent.id)
+    query = (select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at, CaseEvent.id)
+             .options(joinedload(CaseEvent.department)))
     if for_petitioner:
         query = query.where(CaseEvent.internal.is_(False))
     return list(db.session.scalars(query))
