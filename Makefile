@@ -12,7 +12,7 @@ STAMPS := .make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: WeasyPrint's text stack with a CJK font; chromium for the browser tests.
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
-TEST_DEBS := chromium
+TEST_DEBS := chromium poppler-utils
 PYTEST_ARGS ?=
 
 .PHONY: help run test setup setup-test i18n i18n-update lock clean
@@ -55,9 +55,11 @@ $(STAMPS)/debs-runtime: | $(STAMPS)
 	touch $@
 
 $(STAMPS)/debs-test: | $(STAMPS)
-	@dpkg-query -W -f='$${Status}\n' $(TEST_DEBS) 2>/dev/null | grep -q "install ok installed" || { \
-	  echo "Installing Debian packages: $(TEST_DEBS)"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(TEST_DEBS); }
+	@need=""; \
+	for p in $(TEST_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || need="$$need $$p"; done; \
+	if [ -n "$$need" ]; then echo "Installing Debian packages:$$need"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$need; fi
 	touch $@
 
 $(VENV)/bin/python:

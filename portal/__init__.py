@@ -76,7 +76,8 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from .accounts import bp as accounts_bp, views as _av  # noqa: F401
     from .admin import bp as admin_bp, views as _adv  # noqa: F401
-    from .cases import bp as cases_bp, views as _cv, views_list as _cl  # noqa: F401
+    from .cases import (bp as cases_bp, views as _cv, views_handling as _ch, views_intake as _ci,  # noqa: F401
+                        views_list as _cl, views_triage as _ct)
     from .holidays import bp as holidays_bp, views as _hol  # noqa: F401
     from .home import bp as home_bp, views as _hv  # noqa: F401
 
