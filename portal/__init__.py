@@ -27,7 +27,8 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static",
                 instance_path=str(config_module.INSTANCE))
     app.url_map.converters["int"] = DatabaseIntConverter
-    app.config.update(config_module.load())
+    # The profile named in `config` (if any) decides the defaults, e.g. Secure cookies in production.
+    app.config.update(config_module.load((config or {}).get("PORTAL_ENV")))
     if config:
         app.config.update(config)
     config_module.check_production(app.config)

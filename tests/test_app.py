@@ -108,9 +108,11 @@ def test_an_unexpected_error_shows_a_friendly_page():
 
 # --- production safeguards --------------------------------------------------------------
 
-def test_a_safe_production_configuration_starts(sqlite_url):
+def test_a_safe_production_configuration_starts_with_secure_cookies(sqlite_url):
     app = create_app(production(sqlite_url))
     assert app.config["PORTAL_ENV"] == "production"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["REMEMBER_COOKIE_SECURE"] is True
 
 
 @pytest.mark.parametrize("overrides, named", [
