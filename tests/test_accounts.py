@@ -537,6 +537,14 @@ def test_registration_refuses_something_that_is_neither_email_nor_mobile(app, cl
     assert count(app, User) == 0
 
 
+def test_registration_refuses_a_password_containing_the_mobile_number_however_typed(app, client):
+    switch_language(client, "en")
+    response = register(client, "+86 139 0000 1111", password="Ab13900001111")
+    assert response.status_code == 200
+    assert "This password is too easy to guess." in field_error(response, "password")
+    assert count(app, User) == 0
+
+
 def test_registration_applies_the_password_policy(app, client):
     switch_language(client, "en")
     response = register(client, "weak@test.example", password="short1")

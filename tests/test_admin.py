@@ -129,6 +129,22 @@ def test_new_user_with_a_taken_login_is_refused(app, client, admin):
     assert count(app, User) == 2
 
 
+def test_new_user_password_may_not_contain_the_mobile_number_however_typed(app, client, admin):
+    response = client.post("/admin/users/new", data=new_user_form(email="", phone="138 0000 2222",
+                                                                  password="Xy13800002222"))
+    assert response.status_code == 200
+    assert "This password is too easy to guess." in field_error(response, "password")
+    assert count(app, User) == 1
+
+
+def test_new_user_with_an_invalid_mobile_number_is_told_about_the_number(app, client, admin):
+    response = client.post("/admin/users/new", data=new_user_form(email="", phone="12", password="Abcdefgh12345"))
+    assert response.status_code == 200
+    assert field_error(response, "password") == ""
+    assert "Enter a valid email address or mobile number." in form_errors(response)
+    assert count(app, User) == 1
+
+
 def test_department_rep_without_department_is_refused(app, client, admin):
     response = client.post("/admin/users/new", data=new_user_form(role="department_rep", department_id="0"))
     assert response.status_code == 200

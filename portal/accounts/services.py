@@ -79,6 +79,11 @@ def _verify_password(user: User, password: str) -> bool:
 
 
 def password_problems(password: str, login: str = "") -> list[str]:
+    if login:
+        try:  # compare with the login as stored: "+86 139 0000 1111" is 13900001111
+            login = normalize_login(login)[1]
+        except AccountError:
+            login = ""  # an invalid login is refused on its own
     problems = []
     if len(password) < rules.PASSWORD_MIN_LENGTH:
         problems.append(_("Use at least %(n)d characters.", n=rules.PASSWORD_MIN_LENGTH))
