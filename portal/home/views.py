@@ -24,7 +24,19 @@ HOME_TEMPLATES = {
 def index():
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login"))
-    return render_template(HOME_TEMPLATES[current_user.role])
+    extra = {}
+    if current_user.role == Role.PETITIONER:
+        from portal.cases.listing import own_status_summary
+
+        extra["my_summary"] = own_status_summary(current_user)
+    return render_template(HOME_TEMPLATES[current_user.role], **extra)
+
+
+@bp.route("/ping")
+@policy.public
+def ping():
+    """A bare endpoint without the database: the yardstick of benchmarks/run.sh."""
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.route("/healthz")
