@@ -145,6 +145,22 @@ def test_new_user_with_an_invalid_mobile_number_is_told_about_the_number(app, cl
     assert count(app, User) == 1
 
 
+def test_an_email_typed_into_the_mobile_field_is_refused(app, client, admin):
+    response = client.post("/admin/users/new", data=new_user_form(phone="other@test.example"))
+    assert response.status_code == 200
+    assert field_error(response, "phone") == "Enter a valid mobile number."
+    assert count(app, User) == 1
+
+
+def test_editing_an_email_into_the_mobile_field_keeps_the_email(app, client, admin):
+    user = add_user(app, Role.STAFF, email="kept@test.example")
+    response = client.post(f"/admin/users/{user.id}", data=edit_form(app, user.id, phone="other@test.example"))
+    assert response.status_code == 200
+    assert field_error(response, "phone") == "Enter a valid mobile number."
+    stored = get_user(app, user.id)
+    assert (stored.email, stored.phone) == ("kept@test.example", None)
+
+
 def test_department_rep_without_department_is_refused(app, client, admin):
     response = client.post("/admin/users/new", data=new_user_form(role="department_rep", department_id="0"))
     assert response.status_code == 200

@@ -253,8 +253,10 @@ def confirm_contact(user: User, code: str) -> None:
 
 # --- creating accounts ------------------------------------------------------------------
 
-def _place_login(user: User, login: str, exclude_id: int | None = None) -> None:
+def _place_login(user: User, login: str, exclude_id: int | None = None, expect: str | None = None) -> None:
     kind, value = normalize_login(login)
+    if expect == "phone" and kind != "phone":  # an address in the mobile field would replace the email
+        raise AccountError(_("Enter a valid mobile number."), "phone")
     if login_taken(kind, value, exclude_id):
         raise AccountError(_("An account with this login already exists."), "login")
     if kind == "email":
@@ -293,9 +295,9 @@ def create_user(*, display_name: str, email: str | None, phone: str | None, role
     user = User(display_name=display_name.strip(), role=role, department=department, locale=locale,
                 password_hash=hash_password(password), session_token=_new_session_token(),
                 must_change_password=True, contact_confirmed_at=utcnow())
-    for login in (email, phone):
+    for login, expect in ((email, None), (phone, "phone")):
         if login:
-            _place_login(user, login)
+            _place_login(user, login, expect=expect)
     db.session.add(user)
     record("user.created", user, details={"role": role.value, "department": department.code if department else None})
     db.session.commit()
@@ -316,9 +318,9 @@ def update_user(user: User, *, display_name: str, email: str | None, phone: str 
     # Clear and re-place the logins without flushing in between: a user row without any login breaks has_login.
     with db.session.no_autoflush:
         user.email = user.phone = None
-        for login in (email, phone):
+        for login, expect in ((email, None), (phone, "phone")):
             if login:
-                _place_login(user, login, exclude_id=user.id)
+                _place_login(user, login, exclude_id=user.id, expect=expect)
     user.display_name, user.role, user.department, user.locale = display_name.strip(), role, department, locale
     if user.active and not active:
         user.session_token = _new_session_token()
