@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from flask_babel import to_user_timezone
@@ -462,6 +463,35 @@ def test_outbox_page_shows_the_messages(app, client, admin):
     page = text(client.get("/admin/outbox"))
     assert "rep@dept.example" in page
     assert body in page
+
+
+def dashboard_count(response, link: str) -> int:
+    match = re.search(rf'<dd><a href="{link}">(\d+)</a></dd>', response.get_data(as_text=True))
+    assert match, f"no count linking to {link}"
+    return int(match.group(1))
+
+
+def test_dashboard_counts_match_the_database(app, client, admin):
+    department = add_department(app)
+    add_user(app, Role.STAFF)
+    invite(client, department.id)
+    page = client.get("/admin/")
+    assert dashboard_count(page, "/admin/users") == count(app, User) == 2
+    assert dashboard_count(page, "/admin/departments") == count(app, Department) == 1
+    assert dashboard_count(page, "/admin/outbox") == count(app, OutboxMessage) == 1
+    assert dashboard_count(page, "/admin/audit") == count(app, AuditEvent)
+
+
+def test_dashboard_counts_only_invitations_that_can_still_be_used(app, client, admin):
+    department = add_department(app)
+    for email in ("open@dept.example", "expired@dept.example", "revoked@dept.example"):
+        invite(client, department.id, email=email)
+    with database(app) as session:
+        invitations = {i.email: i for i in session.scalars(select(Invitation))}
+        invitations["expired@dept.example"].expires_at = utcnow() - timedelta(seconds=1)
+        invitations["revoked@dept.example"].revoked_at = utcnow()
+        session.commit()
+    assert dashboard_count(client.get("/admin/"), "/admin/invitations") == 1
 
 
 # --- audit page -------------------------------------------------------------------------

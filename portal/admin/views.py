@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm, attach_error
 from portal.htmx import is_fragment, redirect_to
 from portal.mail.models import OutboxMessage
+from portal.timeutil import utcnow
 
 from . import bp
 from .forms import AuditFilterForm, DepartmentForm, InvitationForm, NewUserForm, UserFilterForm, UserForm
@@ -48,7 +49,8 @@ def dashboard():
         "users": db.session.scalar(select(func.count(User.id))),
         "departments": db.session.scalar(select(func.count(Department.id))),
         "pending_invitations": db.session.scalar(
-            select(func.count(Invitation.id)).where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))),
+            select(func.count(Invitation.id)).where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
+                                                    Invitation.expires_at > utcnow())),
         "outbox": db.session.scalar(select(func.count(OutboxMessage.id))),
         "audit": db.session.scalar(select(func.count(AuditEvent.id))),
     }
