@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import smtplib
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -14,9 +15,10 @@ from portal.accounts.models import Department, Role, SystemSetting, User
 from portal.config import ConfigError, testing
 from portal.demo import DEMO_PASSWORD, DEMO_USERS, seed
 from portal.extensions import db, limiter
+from portal.mail.models import OutboxMessage
 from tests.conftest import drop_postgres_schema, login, migrated_app, postgres_schema_url
 from tests.factories import make_department, make_user
-from tests.helpers import count, database, location, sign_in
+from tests.helpers import add_department, count, database, location, sign_in
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -222,6 +224,88 @@ def test_migrations_build_exactly_the_schema_of_the_models(empty_database_url):
         finally:
             db.engine.dispose()
     assert differences == []
+
+
+# --- outgoing mail ----------------------------------------------------------------------
+
+class FakeSMTP:
+    """Stands in for smtplib.SMTP and keeps what it was asked to send."""
+
+    sent: list = []
+    fail_with: Exception | None = None
+
+    def __init__(self, host, port, timeout=None):
+        self.host, self.port = host, port
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def starttls(self):
+        pass
+
+    def login(self, username, password):
+        pass
+
+    def send_message(self, message):
+        if FakeSMTP.fail_with:
+            raise FakeSMTP.fail_with
+        FakeSMTP.sent.append(message)
+
+
+@pytest.fixture
+def smtp(app, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "smtp.test.example")
+    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
+    monkeypatch.setattr(FakeSMTP, "sent", [])
+    monkeypatch.setattr(FakeSMTP, "fail_with", None)
+    return FakeSMTP
+
+
+def register(client, login_name: str):
+    return client.post("/register", data={"display_name": "收信人", "login": login_name,
+                                          "password": "Mail-test-2026", "password2": "Mail-test-2026"})
+
+
+def test_with_a_mail_server_email_is_sent_and_marked_sent(app, client, smtp):
+    assert register(client, "mail@test.example").status_code == 303
+    assert [m["To"] for m in smtp.sent] == ["mail@test.example"]
+    with database(app) as session:
+        message = session.scalars(select(OutboxMessage)).one()
+        assert (message.status, message.channel) == ("sent", "email")
+        assert message.sent_at is not None
+        assert smtp.sent[0].get_content().strip() == message.body.strip()
+
+
+def test_a_failed_delivery_keeps_the_message_and_the_account(app, client, smtp):
+    smtp.fail_with = OSError("connection refused")
+    assert register(client, "bounce@test.example").status_code == 303
+    with database(app) as session:
+        message = session.scalars(select(OutboxMessage)).one()
+        assert message.status == "failed"
+        assert "connection refused" in message.error
+    assert count(app, User, User.email == "bounce@test.example") == 1
+
+
+def test_text_messages_stay_in_the_outbox_even_with_a_mail_server(app, client, smtp):
+    assert register(client, "13911112222").status_code == 303
+    assert smtp.sent == []
+    with database(app) as session:
+        message = session.scalars(select(OutboxMessage)).one()
+        assert (message.status, message.channel, message.recipient) == ("kept", "sms", "13911112222")
+
+
+def test_links_in_messages_use_the_configured_public_address(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "PORTAL_BASE_URL", "https://portal.example.gov.cn/")
+    sign_in(app, client, Role.ADMIN)
+    department = add_department(app)
+    client.post("/admin/invitations", data={"email": "rep@dept.example", "display_name": "",
+                                            "department_id": str(department.id)})
+    with database(app) as session:
+        body = session.scalars(select(OutboxMessage.body)).one()
+    assert "https://portal.example.gov.cn/invitation/" in body
 
 
 # --- query counts -----------------------------------------------------------------------
