@@ -7,12 +7,14 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
 from flask_babel import force_locale, format_datetime
 from sqlalchemy import select
 
 from portal import create_app, rules
 from portal.accounts.models import Invitation, OneTimeCode, Role, User
-from portal.accounts.services import find_by_login, _verify_password
+from portal.accounts.services import find_by_login
 from portal.extensions import limiter
 from portal.mail.models import OutboxMessage
 from portal.timeutil import utcnow
@@ -68,8 +70,10 @@ def cookie_flags(header: str) -> set[str]:
 
 
 def password_is(app, user_id: int, password: str) -> bool:
-    with database(app) as session:
-        return _verify_password(session.get(User, user_id), password)
+    try:
+        return PasswordHasher().verify(get_user(app, user_id).password_hash, password)
+    except VerificationError:
+        return False
 
 
 def change_password(client, current: str, new: str):
