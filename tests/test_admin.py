@@ -207,6 +207,26 @@ def test_edit_with_a_stale_version_is_refused_and_changes_nothing(app, client, a
     assert len(audit_events(app, "user.updated")) == 1
 
 
+def test_edit_to_another_users_login_is_refused_and_changes_nothing(app, client, admin):
+    add_user(app, Role.STAFF, email="first@test.example")
+    second = add_user(app, Role.STAFF, email="second@test.example", phone="13500006666")
+    response = client.post(f"/admin/users/{second.id}",
+                           data=edit_form(app, second.id, email="First@test.example", display_name="改名"))
+    assert response.status_code == 200
+    assert "An account with this login already exists." in form_errors(response)
+    stored = get_user(app, second.id)
+    assert (stored.email, stored.phone, stored.display_name, stored.version) == (
+        "second@test.example", "13500006666", second.display_name, 1)
+
+
+def test_admin_cannot_change_their_own_role(app, client, admin):
+    response = client.post(f"/admin/users/{admin.id}", data=edit_form(app, admin.id, role="staff"))
+    assert response.status_code == 200
+    assert field_error(response, "role") == "You cannot change your own role."
+    assert get_user(app, admin.id).role == Role.ADMIN
+    assert client.get("/admin/").status_code == 200
+
+
 def test_edit_turning_a_user_into_a_rep_without_department_is_refused(app, client, admin):
     user = add_user(app, Role.STAFF)
     response = client.post(f"/admin/users/{user.id}", data=edit_form(app, user.id, role="department_rep"))

@@ -313,6 +313,8 @@ def update_user(user: User, *, display_name: str, email: str | None, phone: str 
     _check_department(role, department)
     if not active and user.id == acting.id:
         raise AccountError(_("You cannot deactivate your own account."), "active")
+    if role != user.role and user.id == acting.id:  # like deactivation: never lose the last admin by accident
+        raise AccountError(_("You cannot change your own role."), "role")
     before = {"display_name": user.display_name, "email": user.email, "phone": user.phone,
               "role": user.role.value, "department_id": user.department_id, "active": user.active}
     # Clear and re-place the logins without flushing in between: a user row without any login breaks has_login.
