@@ -216,6 +216,16 @@ def test_lock_ends_when_its_time_has_passed(app, client):
     assert stored.locked_until is None and stored.failed_logins == 0
 
 
+def test_after_a_lock_ends_one_more_failure_does_not_lock_again(app, client):
+    user = add_user(app, Role.PETITIONER)
+    fail_logins(client, user.email, rules.LOGIN_FAILURES_BEFORE_LOCK)
+    set_user(app, user.id, locked_until=utcnow() - timedelta(seconds=1))
+    fail_logins(client, user.email, 1)
+    stored = get_user(app, user.id)
+    assert stored.failed_logins == 1
+    assert stored.locked_until < utcnow()
+
+
 def test_failures_older_than_the_window_do_not_count(app, client):
     user = add_user(app, Role.PETITIONER)
     fail_logins(client, user.email, rules.LOGIN_FAILURES_BEFORE_LOCK - 1)
@@ -263,6 +273,14 @@ def test_without_remember_me_there_is_no_remember_cookie(app, client):
     response = login(client, user.email, PASSWORD)
     assert response.status_code == 303
     assert set_cookie(response, "remember_token") == ""
+
+
+def test_logout_removes_the_remember_cookie(app, client):
+    user = add_user(app, Role.STAFF)
+    client.post("/login", data={"login": user.email, "password": PASSWORD, "remember": "y"})
+    client.post("/logout", data={})
+    assert client.get_cookie("remember_token") is None
+    assert not signed_in(client)
 
 
 def test_remember_cookie_alone_signs_the_user_in(app, client):
