@@ -55,6 +55,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "supervision.respond": frozenset({D}),
     "case.review_request": frozenset({P}),
     "case.rate": frozenset({P}),
+    # The opinion PDFs (handling, review, re-review): the petitioner, departments on the case, the bureau.
+    "opinion.download": frozenset({S, L, D, P}),
+    "review.designate": frozenset({S}),  # the bureau names the department that reviews an opinion
+    "review.answer": frozenset({S, D}),  # the designated department (the bureau itself included) answers
     "attachment.download": frozenset({S, M, L, D, P}),
 }
 
@@ -67,11 +71,27 @@ def _own_case(user, case) -> bool:
 
 
 def _department_takes_part(user, case) -> bool:
-    """A department takes part in a case while it holds a referral that it has not objected to."""
+    """A department takes part in a case while it holds a referral that it has not objected to,
+    or when the bureau has designated it to review (复查) or re-review (复核) an opinion on the case."""
     from portal.cases.models import ReferralStatus
 
-    return any(r.department_id == user.department_id and r.status != ReferralStatus.OBJECTED
-               for r in case.referrals)
+    if any(r.department_id == user.department_id and r.status != ReferralStatus.OBJECTED
+           for r in case.referrals):
+        return True
+    return _reviews_case(user, case)
+
+
+def _reviews_case(user, case) -> bool:
+    from sqlalchemy import select
+
+    from portal.cases.models import Review
+    from portal.extensions import db
+
+    if user.department_id is None or case.id is None:
+        return False
+    return db.session.scalar(select(Review.id).where(Review.case_id == case.id,
+                                                     Review.reviewing_department_id == user.department_id)
+                             .limit(1)) is not None
 
 
 def _is_lead(user, case) -> bool:
@@ -95,13 +115,14 @@ def visible_cases_clause(user):
     """The SQL condition for the cases `user` may see: the list-page twin of can_see_case()."""
     from sqlalchemy import false, or_, select, true
 
-    from portal.cases.models import Case, Petitioner, Referral, ReferralStatus
+    from portal.cases.models import Case, Petitioner, Referral, ReferralStatus, Review
 
     if user.role in CASE_WIDE_ROLES:
         return true()
     if user.role == Role.DEPARTMENT_REP:
-        return Case.id.in_(select(Referral.case_id).where(Referral.department_id == user.department_id,
-                                                          Referral.status != ReferralStatus.OBJECTED))
+        return or_(Case.id.in_(select(Referral.case_id).where(Referral.department_id == user.department_id,
+                                                              Referral.status != ReferralStatus.OBJECTED)),
+                   Case.id.in_(select(Review.case_id).where(Review.reviewing_department_id == user.department_id)))
     if user.role == Role.PETITIONER:
         return or_(Case.submitted_by_id == user.id,
                    Case.id.in_(select(Petitioner.case_id).where(Petitioner.user_id == user.id)))
@@ -129,6 +150,9 @@ OBJECT_RULES: dict[str, Callable] = {
     "supervision.respond": lambda user, supervision: supervision.department_id == user.department_id,
     "case.review_request": _own_case,
     "case.rate": _own_case,
+    "opinion.download": can_see_case,
+    "review.answer": lambda user, review: (user.department_id is not None
+                                           and review.reviewing_department_id == user.department_id),
     "attachment.download": lambda user, attachment: (can_see_case(user, attachment.case)
                                                      and not (attachment.internal and user.role == Role.PETITIONER)),
 }

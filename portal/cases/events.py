@@ -33,6 +33,8 @@ SENTENCES = {
     "rated": _l("Rated: %(value)s."),
     "review_requested": _l("Review requested."),
     "rereview_requested": _l("Re-review requested."),
+    "review_designated": _l("Review assigned to %(department)s."),
+    "rereview_designated": _l("Re-review assigned to %(department)s."),
     "reviewed": _l("Review opinion issued: %(outcome)s."),
     "rereviewed": _l("Re-review opinion issued: %(outcome)s."),
     "concluded": _l("Concluded."),

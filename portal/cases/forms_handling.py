@@ -1,0 +1,111 @@
+"""Forms of the handling flow. Each form has a prefix, so that several of them can share the case page.
+
+The forms check the shape of the input (present, not too long, a number); the services decide whether the step is
+allowed and give the reason when it is not.
+"""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from portal import rules
+
+from .handling import OPINION_TEXT_MAX, TEXT_MAX
+from .models import OpinionOutcome, RatingValue
+
+REQUIRED = _l("This field is required.")
+
+
+def _int_or_none(value):
+    """Coerce a select's value; anything that is not a number becomes None for the service to refuse."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class DaysField(IntegerField):
+    """A whole number of days, with a message of our own for anything else."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        raw = (valuelist[0] or "").strip()
+        if not raw:
+            self.data = None
+            return
+        try:
+            self.data = int(raw)
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Enter a whole number of days.")) from None
+
+
+class HandlingForm(FlaskForm):
+    """The app-wide CSRFProtect checks the token of every POST (templates send it as csrf_token); the forms carry
+    a prefix, which would rename a per-form token field, so they leave the check to it."""
+
+    class Meta:
+        csrf = False
+
+
+class ProgressForm(HandlingForm):
+    text = TextAreaField(_l("Progress report"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)],
+                         description=_l("The petitioner sees this entry on their case page."),
+                         render_kw={"rows": 3})
+
+
+class NoteForm(HandlingForm):
+    text = TextAreaField(_l("Internal note"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)],
+                         description=_l("Seen by the bureau and the departments on the case, never by the petitioner."),
+                         render_kw={"rows": 3})
+
+
+class PauseForm(HandlingForm):
+    clock_id = SelectField(_l("Time limit"), coerce=_int_or_none, validate_choice=False)
+    reason = TextAreaField(_l("Reason for the pause"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)],
+                           description=_l("For example: waiting for the petitioner's materials, a hearing."),
+                           render_kw={"rows": 2})
+
+
+class ExtensionForm(HandlingForm):
+    days = DaysField(_l("Extra days"), validators=[InputRequired(REQUIRED)],
+                     description=_l("At most %(n)d days in all.", n=rules.EXTENSION_MAX_DAYS),
+                     render_kw={"inputmode": "numeric", "min": 1, "max": rules.EXTENSION_MAX_DAYS})
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)],
+                           description=_l("A leader decides; once approved, the petitioner reads this reason."),
+                           render_kw={"rows": 3})
+
+
+class ExtensionDecisionForm(HandlingForm):
+    decision = StringField()  # the value of the button pressed: approve or refuse
+    note = TextAreaField(_l("Note (required to refuse)"), validators=[Length(max=TEXT_MAX)], render_kw={"rows": 2})
+
+
+OUTCOME_CHOICES = [(o.value, o.label) for o in OpinionOutcome]
+RATING_CHOICES = [(v.value, v.label) for v in RatingValue]
+
+
+class OpinionForm(HandlingForm):
+    outcome = RadioField(_l("Outcome"), choices=OUTCOME_CHOICES, validate_choice=False)
+    facts = TextAreaField(_l("Facts established"), validators=[DataRequired(REQUIRED), Length(max=OPINION_TEXT_MAX)],
+                          render_kw={"rows": 5})
+    reasons = TextAreaField(_l("Reasons and legal basis"),
+                            validators=[DataRequired(REQUIRED), Length(max=OPINION_TEXT_MAX)], render_kw={"rows": 5})
+
+
+class ReviewRequestForm(HandlingForm):
+    reason = TextAreaField(_l("Why do you ask for a review?"),
+                           validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)], render_kw={"rows": 4})
+
+
+class DesignateForm(HandlingForm):
+    department_id = SelectField(_l("Reviewing department"), coerce=_int_or_none, validate_choice=False)
+
+
+class RatingForm(HandlingForm):
+    value = RadioField(_l("How satisfied are you with the handling opinion?"), choices=RATING_CHOICES,
+                       validate_choice=False)
+    comment = TextAreaField(_l("Comment (optional)"), validators=[Length(max=TEXT_MAX)], render_kw={"rows": 3})
