@@ -13,10 +13,9 @@ from flask import url_for
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from portal import create_app, policy
+from portal import config as portal_config, create_app, policy
 from portal.accounts.models import Department, Invitation, Role, User
 from portal.accounts.services import create_invitation
-from portal.config import testing
 from portal.extensions import db
 from tests.helpers import (add_department, add_user, catalog, get_user, is_login_redirect, page_lang,
                            parameterless_get_routes, redirect_query, sign_in, switch_language, text)
@@ -99,7 +98,7 @@ def test_every_route_declares_an_access_rule(app):
 
 
 def test_the_walk_notices_a_route_without_a_rule():
-    bare = create_app(testing("sqlite://"))
+    bare = create_app(portal_config.testing("sqlite://"))
     bare.add_url_rule("/forgotten", "forgotten", lambda: "open to all")
     assert undeclared_routes(bare) == ["forgotten"]
 

@@ -50,7 +50,8 @@ def department_form(**values) -> dict:
 
 
 def hidden_value(response, name: str) -> str:
-    match = re.search(rf'<input id="{name}" name="{name}" type="hidden" value="([^"]*)">', response.get_data(as_text=True))
+    match = re.search(rf'<input id="{name}" name="{name}" type="hidden" value="([^"]*)">',
+                      response.get_data(as_text=True))
     assert match, f"no hidden {name} field"
     return match.group(1)
 

@@ -10,9 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
-from portal import create_app
+from portal import config as portal_config, create_app
 from portal.accounts.models import Department, Role, SystemSetting, User
-from portal.config import ConfigError, testing
+from portal.config import ConfigError
 from portal.demo import DEMO_PASSWORD, DEMO_USERS, seed
 from portal.extensions import db, limiter
 from portal.mail.models import OutboxMessage
@@ -31,8 +31,8 @@ def _keep_the_limiter_as_it_was(monkeypatch):
 
 def production(url: str, **overrides) -> dict:
     """A production configuration that passes every check; overrides break one of them."""
-    return {**testing(url), "PORTAL_ENV": "production", "SECRET_KEY": "a-long-production-secret",
-            "DEBUG": False, "PORTAL_DEMO_DATA": False, **overrides}
+    return {**portal_config.testing(url), "PORTAL_ENV": "production",
+            "SECRET_KEY": "a-long-production-secret", "DEBUG": False, "PORTAL_DEMO_DATA": False, **overrides}
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_healthz_reports_a_reachable_database(app, client):
 @pytest.mark.parametrize("url", ["postgresql+psycopg://nobody@127.0.0.1:1/x",
                                  "sqlite:////nonexistent-directory/portal.db"], ids=["postgresql", "sqlite"])
 def test_healthz_answers_503_when_the_database_is_unreachable(url):
-    broken = create_app(testing(url))
+    broken = create_app(portal_config.testing(url))
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "unavailable", "database": False}
@@ -95,7 +95,7 @@ def test_security_headers_on_every_page(app, client):
 
 
 def test_an_unexpected_error_shows_a_friendly_page():
-    broken = create_app(testing("sqlite://"))
+    broken = create_app(portal_config.testing("sqlite://"))
     broken.config["PROPAGATE_EXCEPTIONS"] = False
 
     def fails():
@@ -208,7 +208,7 @@ def test_seed_demo_is_refused_in_production(app, monkeypatch):
 # --- migrations -------------------------------------------------------------------------
 
 def test_migrations_have_a_single_head():
-    app = create_app(testing("sqlite://"))
+    app = create_app(portal_config.testing("sqlite://"))
     with app.app_context():
         config = app.extensions["migrate"].migrate.get_config()
     assert len(ScriptDirectory.from_config(config).get_heads()) == 1

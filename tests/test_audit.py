@@ -10,8 +10,10 @@ from sqlalchemy import select, text as sql
 from portal.accounts.models import Department, Role
 from portal.audit.models import AuditEvent
 from portal.audit.services import GENESIS, _digest, verify_chain
+from portal import config as portal_config, create_app
+from portal.extensions import limiter
 from portal.timeutil import utcnow
-from tests.conftest import login
+from tests.conftest import PortalClient, login
 from tests.helpers import add_user, audit_events, database, sign_in, text
 
 
@@ -191,3 +193,19 @@ def test_events_written_outside_a_request_are_by_the_system(app):
     assert events
     assert {(e.actor_id, e.actor_label, e.client_addr) for e in events} == {(None, "system", "")}
     assert verify(app).ok
+
+
+def test_a_forwarded_for_header_is_not_trusted_without_a_configured_proxy(app, client):
+    client.post("/login", data={"login": "ghost@test.example", "password": "Wrong-passw0rd"},
+                headers={"X-Forwarded-For": "203.0.113.99"})
+    assert {e.client_addr for e in audit_events(app, "auth.login_failed")} == {"127.0.0.1"}
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_recorded(app, database_url, monkeypatch):
+    monkeypatch.setattr(limiter, "enabled", limiter.enabled)  # shared by every app
+    proxied = create_app({**portal_config.testing(database_url), "PORTAL_PROXY_COUNT": 1})
+    proxied.test_client_class = PortalClient
+    client = proxied.test_client()
+    client.post("/login", data={"login": "ghost@test.example", "password": "Wrong-passw0rd"},
+                headers={"X-Forwarded-For": "203.0.113.99"})
+    assert audit_events(app, "auth.login_failed")[-1].client_addr == "203.0.113.99"

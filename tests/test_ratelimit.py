@@ -6,9 +6,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from portal import create_app
+from portal import config as portal_config, create_app
 from portal.accounts.models import OneTimeCode, Role
-from portal.config import testing
 from portal.extensions import limiter
 from tests.conftest import PortalClient, login
 from tests.factories import PASSWORD
@@ -27,7 +26,7 @@ def limited(app, database_url, monkeypatch):
     Limiter, so it is put back afterwards.
     """
     monkeypatch.setattr(limiter, "enabled", limiter.enabled)
-    limited_app = create_app({**testing(database_url), "RATELIMIT_ENABLED": True,
+    limited_app = create_app({**portal_config.testing(database_url), "RATELIMIT_ENABLED": True,
                               "PORTAL_LOGIN_RATE_LIMIT": "3 per minute", "PORTAL_CODE_RATE_LIMIT": "2 per minute"})
     limited_app.test_client_class = PortalClient
     return limited_app
