@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.handle": frozenset({D}),  # progress, extension request, handling opinion: the lead department
     "extension.decide": frozenset({L}),
     "supervision.respond": frozenset({D}),
+    "supervision.view": frozenset({S, L, D}),  # a department sees only the notices addressed to it
     "case.review_request": frozenset({P}),
     "case.rate": frozenset({P}),
     # The opinion PDFs (handling, review, re-review): the petitioner, departments on the case, the bureau.
@@ -148,6 +149,8 @@ OBJECT_RULES: dict[str, Callable] = {
     "referral.decide": lambda user, referral: (referral.department_id == user.department_id
                                                and referral.status.value == "pending"),
     "supervision.respond": lambda user, supervision: supervision.department_id == user.department_id,
+    "supervision.view": lambda user, supervision: (user.role != Role.DEPARTMENT_REP
+                                                   or supervision.department_id == user.department_id),
     "case.review_request": _own_case,
     "case.rate": _own_case,
     "opinion.download": can_see_case,

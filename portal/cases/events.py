@@ -40,6 +40,8 @@ SENTENCES = {
     "concluded": _l("Concluded."),
     "supervision": _l("Supervision notice to %(department)s."),
     "supervision_answered": _l("%(department)s answered the supervision notice."),
+    "referral_closed": _l("The referral to %(department)s was closed."),
+    "returned_to_triage": _l("Back to triage after %(department)s objected; a new routing time limit runs."),
 }
 
 # data keys whose stored value is an enum value shown by its label

@@ -1,0 +1,106 @@
+"""Forms of triage, the department's decision and supervision. Choices are filled by the views."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, \
+    TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from .models import LABELS, LegalRoute, ReferralKind
+
+REQUIRED = _l("This field is required.")
+
+
+def _coerce_int(value):
+    """Like int, but a value that is not a number becomes None (then 'Not a valid choice'), never an error page."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class RejectForm(FlaskForm):
+    reason = TextAreaField(_l("Why the petition is not accepted"),
+                           validators=[DataRequired(REQUIRED), Length(max=4000)], render_kw={"rows": 4})
+    route = TextAreaField(_l("Where the petitioner may turn instead"),
+                          validators=[DataRequired(REQUIRED), Length(max=2000)], render_kw={"rows": 3},
+                          description=_l("The body, procedure or channel that can deal with the matter. "
+                                         "The petitioner reads this."))
+
+
+class ReferForm(FlaskForm):
+    kind = RadioField(_l("Referral"), choices=[(k.value, LABELS[k]) for k in ReferralKind],
+                      validators=[InputRequired(REQUIRED)], default=ReferralKind.ASSIGN.value,
+                      description=_l("Transfer (转送): the department handles it under its own competence. "
+                                     "Assign (交办): the bureau assigns it and follows the result."))
+    lead = SelectField(_l("Lead department"), coerce=_coerce_int, validators=[InputRequired(REQUIRED)])
+    co = MultiCheckboxField(_l("Co-handling departments (optional)"), coerce=_coerce_int, validators=[Optional()])
+    note = TextAreaField(_l("Note to the departments (optional)"), validators=[Optional(), Length(max=2000)],
+                         render_kw={"rows": 3})
+    complex = BooleanField(_l("Also mark complex for a joint conference"))
+    complex_reason = TextAreaField(_l("Why it needs a joint conference"), validators=[Optional(), Length(max=4000)],
+                                   render_kw={"rows": 2})
+
+    def validate_complex_reason(self, field):
+        if self.complex.data and not (field.data or "").strip():
+            from wtforms.validators import ValidationError
+
+            raise ValidationError(_l("Give the reason the case needs a joint conference."))
+
+
+class LegalRouteForm(FlaskForm):
+    route = RadioField(_l("Legal channel"), choices=[(r.value, LABELS[r]) for r in LegalRoute],
+                       validators=[InputRequired(REQUIRED)])
+    notice = TextAreaField(_l("Where to go and how"), validators=[DataRequired(REQUIRED), Length(max=4000)],
+                           render_kw={"rows": 5},
+                           description=_l("The body to turn to (court, arbitration commission, review body), its "
+                                          "address and any time limit. This text is printed on the notice."))
+
+
+class MediationForm(FlaskForm):
+    committee = SelectField(_l("People's mediation committee"), coerce=_coerce_int,
+                            validators=[InputRequired(REQUIRED)])
+    other_party = StringField(_l("The other party"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    petitioner_consent_on = DateField(_l("Petitioner consented on"), validators=[Optional()],
+                                      render_kw={"type": "date"})
+    petitioner_consent_how = StringField(_l("How the petitioner consented"), validators=[Length(max=200)],
+                                         description=_l("E.g. signed consent form, recorded phone call."))
+    other_consent_on = DateField(_l("Other party consented on"), validators=[Optional()], render_kw={"type": "date"})
+    other_consent_how = StringField(_l("How the other party consented"), validators=[Length(max=200)])
+    scope_confirmed = BooleanField(_l("I confirm this is not an administrative dispute and not a matter already "
+                                      "in litigation"))
+
+
+class ComplexForm(FlaskForm):
+    reason = TextAreaField(_l("Why it needs a joint conference"),
+                           validators=[DataRequired(REQUIRED), Length(max=4000)], render_kw={"rows": 3},
+                           description=_l("For example: several departments are competent, or the facts span "
+                                          "their areas."))
+
+
+class ObjectForm(FlaskForm):
+    reason = TextAreaField(_l("Why the matter is outside your department's competence"),
+                           validators=[DataRequired(REQUIRED), Length(max=4000)], render_kw={"rows": 3})
+    next = HiddenField()
+
+
+class SuperviseForm(FlaskForm):
+    department = SelectField(_l("Responsible department"), coerce=_coerce_int, validators=[InputRequired(REQUIRED)])
+    notice = TextAreaField(_l("Supervision notice"), validators=[DataRequired(REQUIRED), Length(max=4000)],
+                           render_kw={"rows": 4},
+                           description=_l("What is overdue and what the department must do. It must answer in "
+                                          "writing."))
+
+
+class RespondForm(FlaskForm):
+    response = TextAreaField(_l("Written answer"), validators=[DataRequired(REQUIRED), Length(max=4000)],
+                             render_kw={"rows": 4},
+                             description=_l("The reason for the delay and the progress made."))
+    next = HiddenField()
