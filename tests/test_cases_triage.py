@@ -444,3 +444,42 @@ def test_staff_home_runs_a_fixed_number_of_queries(app, client, count_queries, o
     page = text(response)
     assert "批量案件29" in page and "不属于本部门职责" in page
     assert counts[0] == counts[1], counts
+
+
+def test_empty_posts_never_give_an_error_page(app, client, on_day):
+    world = make_world(app)
+    on_day(SENT)
+    as_user(client, world.staff)
+    for outcome in ("reject", "refer", "legal", "mediation", "complex"):
+        response = client.post(f"/cases/{world.case_id}/triage/{outcome}", data={})
+        assert response.status_code == 200, outcome
+        assert 'class="error"' in text(response), outcome
+        response = client.post(f"/cases/{world.case_id}/triage/{outcome}", data={"csrf_token": "forged"})
+        assert response.status_code == 400, outcome
+    assert get_case(app, world.case_id).status == CaseStatus.REGISTERED
+    assert events(app, world.case_id)[-1].kind == "registered"
+
+
+def test_a_concurrent_change_becomes_a_message(app, client, on_day):
+    """Two people triage the same case at once: the second sees a message, and nothing of theirs is saved."""
+    from sqlalchemy import update
+
+    from portal.cases import triage
+    from portal.cases.services import CaseError
+    from portal.extensions import db
+
+    world = make_world(app)
+    on_day(SENT)
+    with app.test_request_context():
+        case = db.session.get(Case, world.case_id)
+        from portal.accounts.models import User
+
+        staff = db.session.get(User, world.staff.id)
+        case.clocks  # noqa: B018
+        # someone else's change lands between reading the case and saving the outcome
+        db.session.execute(update(Case).where(Case.id == case.id).values(version=Case.version + 1)
+                           .execution_options(synchronize_session=False))
+        with pytest.raises(CaseError, match="Someone else changed this case"):
+            triage.reject(case, staff, "不属于信访事项", "向法院起诉")
+    assert get_case(app, world.case_id).status == CaseStatus.REGISTERED
+    assert "case.rejected" not in audit_actions(app)

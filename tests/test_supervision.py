@@ -165,3 +165,15 @@ def test_a_leader_may_supervise(app, client, on_day):
     assert response.status_code == 303
     assert supervisions(app, world.case_id)[0].issued_by_id == leader.id
     assert referral_of(app, world.case_id, world.lead.id) is not None
+
+
+def test_the_bureau_does_not_supervise_its_own_routing_clock(app, client, on_day):
+    world = make_world(app)  # received 10 Feb: routing was due on 25 Feb
+    on_day(OVERDUE_DAY)
+    as_user(client, world.staff)
+    page = text(client.get(f"/cases/{world.case_id}"))
+    assert "overdue" in page and "Issue a supervision notice" not in page
+    response = client.post(f"/cases/{world.case_id}/supervise",
+                           data={"department": str(world.lead.id), "notice": "x"}, follow_redirects=True)
+    assert any("overdue time limit" in message for _, message in flashes(response))
+    assert supervisions(app, world.case_id) == []

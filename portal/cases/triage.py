@@ -408,9 +408,11 @@ def object_to(referral: Referral, actor: User, reason: str, on: date | None = No
 # --- supervision (督办) ------------------------------------------------------------------------
 
 def overdue_clocks(case: Case, on: date | None = None) -> list[Clock]:
+    """Open time limits of the departments on the case that have passed (the bureau's own routing clock is not
+    one: the bureau does not supervise itself)."""
     on = _today(on)
     return [c for c in case.clocks if c.stopped_on is None and c.paused_since is None
-            and c.kind not in PETITIONER_WINDOWS and c.due_on < on]
+            and c.kind not in PETITIONER_WINDOWS and c.kind != ClockKind.ROUTING and c.due_on < on]
 
 
 def supervisable_departments(case: Case) -> list[Department]:
