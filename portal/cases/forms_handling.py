@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.widgets import TextInput
 
 from portal import rules
 
@@ -27,7 +28,10 @@ def _int_or_none(value):
 
 
 class DaysField(IntegerField):
-    """A whole number of days, with a message of our own for anything else."""
+    """A whole number of days, with a message of our own for anything else (a text box with a numeric keyboard:
+    a number box would let the browser refuse some input silently)."""
+
+    widget = TextInput()
 
     def process_formdata(self, valuelist):
         if not valuelist:
@@ -73,7 +77,7 @@ class PauseForm(HandlingForm):
 class ExtensionForm(HandlingForm):
     days = DaysField(_l("Extra days"), validators=[InputRequired(REQUIRED)],
                      description=_l("At most %(n)d days in all.", n=rules.EXTENSION_MAX_DAYS),
-                     render_kw={"inputmode": "numeric", "min": 1, "max": rules.EXTENSION_MAX_DAYS})
+                     render_kw={"inputmode": "numeric", "autocomplete": "off", "size": 4})
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)],
                            description=_l("A leader decides; once approved, the petitioner reads this reason."),
                            render_kw={"rows": 3})
