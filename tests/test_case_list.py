@@ -112,6 +112,7 @@ def test_search_by_reference_name_subject_and_chinese_substring_of_facts(app, cl
     land = add_case(app, name="王五", subject="征地补偿", facts="村集体土地被征收，补偿款至今未发放到户。")
 
     assert listed(client.get(f"/cases?q={wages.reference}")) == [wages.reference]
+    assert listed(client.get(f"/cases?q={wages.reference.lower()}")) == [wages.reference]
     assert listed(client.get(f"/cases?q={noise.reference[-4:]}")) == [noise.reference]
     assert listed(client.get("/cases?q=王五")) == [land.reference]
     assert listed(client.get("/cases?q=噪音")) == [noise.reference]
