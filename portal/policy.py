@@ -44,6 +44,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.list": frozenset({S, M, L, D}),
     "case.view": frozenset({S, M, L, D, P}),
     "case.view_personal": frozenset({S, M, L, D}),  # whole ID numbers and phones, each view audited
+    "case.acknowledgment": frozenset({S, P}),  # the receipt with reference and query code
     "case.triage": frozenset({S}),
     "case.note": frozenset({S, M, L, D}),  # internal notes, never shown to the petitioner
     "case.supervise": frozenset({S, L}),
@@ -143,6 +144,7 @@ OBJECT_RULES: dict[str, Callable] = {
     "case.view_personal": lambda user, case: (user.role in CASE_WIDE_ROLES
                                               or user.role == Role.DEPARTMENT_REP and _department_takes_part(user, case)),
     "case.note": can_see_case,
+    "case.acknowledgment": lambda user, case: user.role == Role.STAFF or _own_case(user, case),
     "case.supervise": can_see_case,
     "case.pause": lambda user, case: user.role == Role.STAFF or _is_lead(user, case),
     "case.handle": _is_lead,

@@ -15,6 +15,7 @@ SENTENCES = {
     "submitted": _l("Submitted online."),
     "duplicate_override": _l("Registered although similar to %(other)s: %(reason)s"),
     "duplicate_linked": _l("Linked to the pending case %(other)s."),
+    "repeats_concluded": _l("Repeats the facts and reasons of %(other)s, concluded after re-review."),
     "rejected": _l("Not accepted."),
     "referred": _l("%(kind)s to %(department)s as %(role)s."),
     "legal_route": _l("Routed to the legal channel: %(route)s."),

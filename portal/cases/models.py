@@ -203,6 +203,7 @@ class Case(db.Model):
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
     attachments: Mapped[list[Attachment]] = relationship(back_populates="case", order_by="Attachment.id")
     duplicate_of: Mapped[Case | None] = relationship(remote_side=[id], foreign_keys=[duplicate_of_id])
+    repeats_concluded: Mapped[Case | None] = relationship(remote_side=[id], foreign_keys=[repeats_concluded_id])
     registered_by: Mapped[User | None] = relationship(foreign_keys=[registered_by_id])
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
 
