@@ -11,7 +11,7 @@ from portal.cases.models import CaseStatus, LegalRoute, Rating, RatingValue
 from portal.extensions import db
 from tests.factories import make_case
 from tests.helpers import add_user, audit_actions, count, database, text
-from tests.test_cases_handling import as_user, events, issue, on_day, person, world  # noqa: F401
+from tests.test_cases_handling import as_user, events, issue, on_day, world  # noqa: F401
 
 
 def rate(client, case_id: int, value: str = "basically_satisfied", comment: str = "处理及时，但赔付偏低。"):

@@ -13,10 +13,8 @@ from sqlalchemy import select
 
 from portal.accounts.models import Role
 from portal.cases.models import CaseStatus, Clock, ClockKind, Opinion, Review
-from portal.extensions import db
 from tests.helpers import add_user, audit_actions, count, database, outbox, text
-from tests.test_cases_handling import (as_user, events, get_case, issue, on_day, pdf_text, person,  # noqa: F401
-                                       world)
+from tests.test_cases_handling import as_user, events, get_case, issue, on_day, pdf_text, world  # noqa: F401
 
 OPINION_DAY = date(2026, 9, 10)
 

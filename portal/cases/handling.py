@@ -12,6 +12,7 @@ from datetime import date
 
 from flask_babel import force_locale, format_date, gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal import rules, timeutil
 from portal.accounts.models import Department, DepartmentKind, Role, User
@@ -169,9 +170,12 @@ def handling_state(case: Case, on: date | None = None) -> HandlingState:
         return state
     state.extensions = list(db.session.scalars(
         select(Extension).where(Extension.case_id == case.id).order_by(Extension.id)))
-    state.opinions = {o.level: o for o in db.session.scalars(select(Opinion).where(Opinion.case_id == case.id))}
-    state.reviews = {r.level: r for r in db.session.scalars(select(Review).where(Review.case_id == case.id))}
-    state.rating = db.session.scalar(select(Rating).where(Rating.case_id == case.id))
+    state.opinions = {o.level: o for o in db.session.scalars(
+        select(Opinion).where(Opinion.case_id == case.id).options(joinedload(Opinion.department)))}
+    state.reviews = {r.level: r for r in db.session.scalars(
+        select(Review).where(Review.case_id == case.id).options(joinedload(Review.reviewing_department)))}
+    state.rating = db.session.scalar(
+        select(Rating).where(Rating.case_id == case.id).options(joinedload(Rating.department)))
     return state
 
 
