@@ -142,8 +142,9 @@ def _register_hooks(app: Flask) -> None:
 
     @app.before_request
     def force_password_change():
-        if (current_user.is_authenticated and current_user.must_change_password
-                and request.endpoint not in _PASSWORD_CHANGE_EXEMPT):
+        # The endpoint is checked first: /healthz must answer without loading the user from the database.
+        if (request.endpoint not in _PASSWORD_CHANGE_EXEMPT and current_user.is_authenticated
+                and current_user.must_change_password):
             flash(_("Please choose a new password before you continue."), "warning")
             return redirect(url_for("accounts.change_password"))
         return None

@@ -140,8 +140,6 @@ def accept_invitation(token):
     invitation = services.find_invitation(token)
     if invitation is None:
         return render_template("accounts/invitation_invalid.html"), 404
-    if current_user.is_authenticated:
-        logout_user()
     form = AcceptInvitationForm(display_name=invitation.display_name or None)
     if form.validate_on_submit():
         try:

@@ -19,8 +19,6 @@ from portal.timeutil import utcnow
 from .models import AuditEvent
 
 GENESIS = "0" * 64
-# Any constant works: it names the PostgreSQL advisory lock that serialises appends to the chain.
-_CHAIN_LOCK = 7_140_501
 
 
 def _digest(event: AuditEvent) -> str:
@@ -56,7 +54,9 @@ def record(action: str, obj=None, *, details: dict | None = None, actor=None,
             db.session.flush()  # new objects need their id
             object_id = obj.id
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+        # Appends to the chain take turns: this lock conflicts with itself (and lets readers through) until the
+        # transaction ends, so two writers never link to the same previous event.
+        db.session.execute(text("LOCK TABLE audit_event IN SHARE ROW EXCLUSIVE MODE"))
     last = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     event = AuditEvent(
         at=utcnow(),
