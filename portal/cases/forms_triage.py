@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, \
     TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .models import LABELS, LegalRoute, ReferralKind
@@ -50,8 +50,6 @@ class ReferForm(FlaskForm):
 
     def validate_complex_reason(self, field):
         if self.complex.data and not (field.data or "").strip():
-            from wtforms.validators import ValidationError
-
             raise ValidationError(_l("Give the reason the case needs a joint conference."))
 
 

@@ -194,9 +194,8 @@ def _row(referral: Referral, form=None, message: str | None = None, category: st
                            row_message=message, row_category=category)
 
 
-def _back(referral: Referral) -> str:
-    default = url_for("cases.inbox")
-    return _safe_next(default)
+def _back() -> str:
+    return _safe_next(url_for("cases.inbox"))
 
 
 @bp.route("/referrals/<int:referral_id>/accept", methods=["POST"])
@@ -214,14 +213,14 @@ def accept_referral(referral_id):
         if is_fragment():
             return _row(referral, message=refused, category="error")
         flash(refused, "error")
-        return redirect_to(_back(referral))
+        return redirect_to(_back())
     message = _("You accepted %(ref)s. The petitioner is told.", ref=referral.case.reference) \
         if referral.role.value == "lead" else _("You accepted %(ref)s as co-handling department.",
                                                  ref=referral.case.reference)
     if is_fragment():
         return _row(_load_referral(referral_id), message=message)
     flash(message, "success")
-    return redirect_to(_back(referral))
+    return redirect_to(_back())
 
 
 @bp.route("/referrals/<int:referral_id>/object", methods=["GET", "POST"])
@@ -233,7 +232,7 @@ def object_referral(referral_id):
         if is_fragment():
             return _row(referral, message=refused, category="error")
         flash(refused, "error")
-        return redirect_to(_back(referral))
+        return redirect_to(_back())
     form = ObjectForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -246,7 +245,7 @@ def object_referral(referral_id):
                 if is_fragment():
                     return _row(referral, message=error.message, category="error")
                 flash(error.message, "error")
-                return redirect_to(_back(referral))
+                return redirect_to(_back())
             attach_error(form, error)
         else:
             message = _("You returned %(ref)s to the petition bureau.", ref=referral.case.reference)
