@@ -5,6 +5,7 @@ accepted on 3 Aug 2026 is due on 2 Oct, a day off in the National Day holiday, s
 """
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -16,14 +17,13 @@ from sqlalchemy import select
 from portal.accounts.models import Department, DepartmentKind, Role, User
 from portal.audit.models import AuditEvent
 from portal.cases.clocks import start_clock, stop_clock
-from portal.cases.models import (Case, CaseEvent, CaseStatus, Clock, ClockKind, Extension, Opinion, Referral,
-                                 ReferralKind, ReferralRole, ReferralStatus, RequestStatus)
+from portal.cases.models import (Attachment, Case, CaseEvent, CaseStatus, Clock, ClockKind, Extension, Opinion,
+                                 Referral, ReferralKind, ReferralRole, ReferralStatus, RequestStatus)
 from portal.extensions import db
-from tests.factories import make_case
-from tests.helpers import DepartmentRef, UserRef, add_department, add_user, audit_actions, count, database, outbox, \
-    text
 from tests.conftest import login
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_case, make_user
+from tests.helpers import (DepartmentRef, UserRef, add_department, add_user, audit_actions, count, database, outbox,
+                           text)
 
 ACCEPTED_ON = date(2026, 8, 3)
 
@@ -89,8 +89,6 @@ def world(app) -> World:
 
 def person(app, role: Role, department: DepartmentRef | None = None, name: str | None = None) -> UserRef:
     """A user of `role`, working for `department` when given."""
-    from tests.factories import make_user
-
     with database(app) as session:
         user = make_user(role, session.get(Department, department.id) if department else None, name=name)
         return UserRef(user.id, user.login, user.email, user.phone, user.department_id, user.display_name)
@@ -176,6 +174,58 @@ def test_progress_by_htmx_appends_to_the_timeline_without_a_reload(app, client, 
     assert response.headers["HX-Retarget"] == "#progress-form"
     assert "This field is required." in text(response) or "必填" in text(response)
     assert len(events(app, world.case_id, "progress")) == 1
+
+
+@pytest.fixture
+def upload_folder(_app, tmp_path, monkeypatch):
+    """Uploads of the test go to a folder of its own (the app is shared by the whole run)."""
+    folder = tmp_path / "uploads"
+    monkeypatch.setitem(_app.config, "UPLOAD_FOLDER", str(folder))
+    return folder
+
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_progress_with_a_file_the_petitioner_downloads(app, client, world, upload_folder):
+    as_user(client, world.lead_rep)
+    response = client.post(f"/cases/{world.case_id}/progress",
+                           data={"progress-text": "附：企业工资支付计划。",
+                                 "progress-attachments": (io.BytesIO(PDF_BYTES), "工资支付计划.pdf")},
+                           headers={"HX-Request": "true"})
+    # With a file the page reloads (its list of attachments changes), by HX-Redirect for htmx.
+    assert response.status_code == 204 and response.headers["HX-Redirect"].endswith(f"/cases/{world.case_id}#handling")
+    with database(app) as session:
+        [attachment] = session.scalars(select(Attachment).where(Attachment.case_id == world.case_id)).all()
+        assert not attachment.internal and attachment.uploaded_by_id == world.lead_rep.id
+        attachment_id = attachment.id
+    assert [p.name for p in upload_folder.iterdir()] == [attachment.stored_name]
+    [event] = events(app, world.case_id, "progress")
+    assert str(attachment_id) in event.data
+
+    as_user(client, world.petitioner)
+    page = text(client.get(f"/cases/{world.case_id}"))
+    assert "工资支付计划.pdf" in page and f"/attachments/{attachment_id}" in page
+    download = client.get(f"/attachments/{attachment_id}")
+    assert download.status_code == 200 and download.data == PDF_BYTES
+    as_user(client, world.other_rep)
+    assert client.get(f"/attachments/{attachment_id}").status_code == 403
+
+
+def test_a_bad_file_refuses_the_whole_progress_entry(app, client, world, upload_folder):
+    as_user(client, world.lead_rep)
+    response = client.post(f"/cases/{world.case_id}/progress",
+                           data={"progress-text": "附件见下。",
+                                 "progress-attachments": (io.BytesIO(b"MZ\x90\x00 not a pdf"), "计划.pdf")})
+    assert response.status_code == 200
+    assert "计划.pdf" in text(response)  # the message names the file
+    # An empty text with a good file: nothing is stored either.
+    response = client.post(f"/cases/{world.case_id}/progress",
+                           data={"progress-text": "", "progress-attachments": (io.BytesIO(PDF_BYTES), "a.pdf")})
+    assert response.status_code == 200
+    assert count(app, Attachment, Attachment.case_id == world.case_id) == 0
+    assert not events(app, world.case_id, "progress")
+    assert not upload_folder.exists() or not list(upload_folder.iterdir())
 
 
 def test_internal_note_is_seen_by_staff_and_departments_never_by_the_petitioner(app, client, world, monkeypatch,

@@ -5,11 +5,13 @@ allowed and give the reason when it is not.
 """
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
 from wtforms import IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import TextInput
 
 from portal import rules
+from portal.uploads import ACCEPT
 
 from .handling import OPINION_TEXT_MAX, TEXT_MAX
 from .models import OpinionOutcome, RatingValue
@@ -59,6 +61,9 @@ class ProgressForm(HandlingForm):
     text = TextAreaField(_l("Progress report"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)],
                          description=_l("The petitioner sees this entry on their case page."),
                          render_kw={"rows": 3})
+    attachments = MultipleFileField(_l("Files for the petitioner (optional)"),
+                                    description=_l("PDF, JPEG, PNG, Word or Excel; the petitioner can download them."),
+                                    render_kw={"accept": ACCEPT, "multiple": True})
 
 
 class NoteForm(HandlingForm):

@@ -14,17 +14,17 @@ from flask_babel import force_locale, format_date, gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from portal import rules, timeutil
+from portal import rules, timeutil, uploads
 from portal.accounts.models import Department, DepartmentKind, Role, User
 from portal.audit.services import record
 from portal.extensions import db
 from portal.mail.services import external_url, send_message
 from portal.timeutil import utcnow
 
-from .clocks import PETITIONER_WINDOWS, compute_due, extend_clock, open_clock, pause_clock, resume_clock, \
-    start_clock, stop_clock
-from .models import (LABELS, Case, CaseStatus, Clock, ClockKind, Extension, Opinion, OpinionOutcome, Rating,
-                     RatingValue, RequestStatus, Review)
+from .clocks import (PETITIONER_WINDOWS, compute_due, extend_clock, open_clock, pause_clock, resume_clock,
+                     start_clock, stop_clock)
+from .models import (LABELS, Attachment, Case, CaseEvent, CaseStatus, Clock, ClockKind, Extension, Opinion,
+                     OpinionOutcome, Rating, RatingValue, RequestStatus, Review)
 from .services import CaseError, add_event
 
 TEXT_MAX = 5000  # progress entries, notes, reasons
@@ -251,15 +251,48 @@ def _tell_petitioners(case: Case, compose) -> None:
 
 # --- handling by the lead department --------------------------------------------------------------
 
-def add_progress(case: Case, user, text: str) -> None:
-    """A progress entry the petitioner sees on their case page."""
+def add_progress(case: Case, user, text: str, files: list[uploads.CheckedFile] | None = None) -> None:
+    """A progress entry the petitioner sees on their case page, optionally with files (already checked by
+    portal.uploads.check_files) that the petitioner may download."""
     if case.status != CaseStatus.IN_PROGRESS:
         raise CaseError(_("Progress can be reported only while the case is in handling."))
     text = _text(text, "text")
-    event = add_event(case, "progress", actor=user, department=user.department, text=text)
-    _touch(case)
-    record("case.progress_added", case, details={"event": _flush_id(event), "department": user.department_id})
-    db.session.commit()
+    stored = uploads.store(files) if files else []
+    try:
+        attachments = [Attachment(case_id=case.id, stored_name=item.stored_name, original_name=item.original_name,
+                                  content_type=item.content_type, size=item.size, sha256=item.sha256,
+                                  internal=False, uploaded_by_id=user.id) for item in stored]
+        db.session.add_all(attachments)
+        db.session.flush()
+        event = add_event(case, "progress", actor=user, department=user.department, text=text,
+                          data={"attachments": [a.id for a in attachments]} if attachments else None)
+        _touch(case)
+        record("case.progress_added", case, details={
+            "event": _flush_id(event), "department": user.department_id,
+            "attachments": [{"id": a.id, "name": a.original_name, "sha256": a.sha256} for a in attachments]})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        uploads.remove([item.stored_name for item in stored])  # no row points to them
+        raise
+
+
+def progress_files(case: Case) -> list[Attachment]:
+    """Files the lead department sent with its progress entries (shown to the petitioner with the answers)."""
+    import json
+
+    ids: list[int] = []
+    for data in db.session.scalars(select(CaseEvent.data).where(CaseEvent.case_id == case.id,
+                                                                CaseEvent.kind == "progress",
+                                                                CaseEvent.internal.is_(False))):
+        try:
+            ids += [int(i) for i in json.loads(data or "{}").get("attachments", [])]
+        except (ValueError, TypeError, AttributeError):
+            continue
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Attachment).where(Attachment.id.in_(ids), Attachment.case_id == case.id,
+                                                            Attachment.internal.is_(False)).order_by(Attachment.id)))
 
 
 def add_note(case: Case, user, text: str) -> None:

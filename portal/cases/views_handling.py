@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal import policy
+from portal import policy, uploads
 from portal.accounts.models import Role
 from portal.audit.services import record
 from portal.extensions import db
@@ -52,6 +52,7 @@ class HandlingView:
     pausable: list = field(default_factory=list)
     paused: list = field(default_factory=list)
     departments: list = field(default_factory=list)
+    progress_files: list = field(default_factory=list)  # for the petitioner: files sent with progress entries
     extension_max: int = handling.rules.EXTENSION_MAX_DAYS
     review_request_days: int = handling.rules.REVIEW_REQUEST_DAYS
 
@@ -63,6 +64,8 @@ def handling_view(case: Case, overrides: dict | None = None) -> HandlingView:
     view = HandlingView(state=state, open_forms=set(overrides))
     for name in FORMS:
         view.forms[name] = overrides.get(name) or _form(name, formdata=None)
+    if current_user.role == Role.PETITIONER:
+        view.progress_files = handling.progress_files(case)
     if current_user.role != Role.PETITIONER and policy.can(current_user, "case.pause", case):
         view.pausable = handling.pausable_clocks(current_user, case)
         view.paused = handling.paused_clocks(current_user, case)
@@ -139,13 +142,23 @@ def _timeline_fragment(case: Case, name: str):
 
 
 def _entry(case_id: int, permission: str, name: str, work, message: str):
-    """Progress entries and notes: htmx gets the new timeline (or the form with its errors), others a redirect."""
+    """Progress entries and notes: htmx gets the new timeline (or the form with its errors), others a redirect.
+    A progress entry with files reloads the page, whose list of attachments then shows them."""
     case = load_case(case_id, permission)
     form = _form(name)
-    if form.validate_on_submit() and _attempt(form, work, case, current_user, form.text.data):
-        if is_fragment():
-            return _timeline_fragment(load_case(case_id, permission), name)
-        return _back_to_case(case_id, message)
+    files = []
+    if form.validate_on_submit():
+        if "attachments" in form:
+            try:
+                files = uploads.check_files(request.files.getlist(form.attachments.name),
+                                            already=len(case.attachments), field="attachments")
+            except uploads.UploadError as refused:
+                attach_error(form, refused)
+        if not form.errors and not form.form_errors and _attempt(form, work, case, current_user, form.text.data,
+                                                                  *([files] if files else [])):
+            if is_fragment() and not files:
+                return _timeline_fragment(load_case(case_id, permission), name)
+            return _back_to_case(case_id, message)
     if is_fragment():
         response = make_response(render_template(f"cases/handling/_{name}_form.html", case=case, form=form))
         response.headers["HX-Retarget"] = f"#{name}-form"
