@@ -33,19 +33,19 @@ def check_phone(form, field):
 
 
 def matter_choices():
-    return [(m.value, m.label) for m in MatterType]
+    return [("", _l("— choose —"))] + [(m.value, m.label) for m in MatterType]
 
 
 class PetitionerRow(Form):
     """One petitioner of a staff registration (a sub-form: the CSRF token is the outer form's)."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=100)],
+    name = StringField(_l("Full name"), validators=[DataRequired(REQUIRED), Length(max=100)],
                        render_kw={"autocomplete": "off"})
     id_number = StringField(_l("ID number"), validators=[Optional(), Length(max=18), check_id_number],
                             render_kw={"autocomplete": "off", "maxlength": 18})
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=20), check_phone],
                         render_kw={"autocomplete": "off", "inputmode": "tel"})
-    address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
+    address = StringField(_l("Postal address"), validators=[Optional(), Length(max=300)])
 
 
 class DecisionFields:
@@ -105,7 +105,7 @@ class OnlineForm(DecisionFields, PetitionFields, FlaskForm):
                             render_kw={"autocomplete": "off", "maxlength": 18})
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=20), check_phone],
                         render_kw={"autocomplete": "tel", "inputmode": "tel"})
-    address = StringField(_l("Address"), validators=[DataRequired(REQUIRED), Length(max=300)],
+    address = StringField(_l("Postal address"), validators=[DataRequired(REQUIRED), Length(max=300)],
                           render_kw={"autocomplete": "street-address"})
 
 
