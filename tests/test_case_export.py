@@ -85,6 +85,13 @@ def test_xlsx_export_is_masked_audited_and_keeps_text_as_text(app, client, staff
     assert details == {"format": "xlsx", "filter": {"sort": "received"}, "rows": 2}
 
 
+def test_status_names_are_the_case_status_ones(app, client, staff):
+    add_case(app, status=CaseStatus.REVIEW)  # "review" is also a clock kind: the case status's name is wanted
+    row = dict(zip(*read_csv(client.get("/cases/export.csv"))[:2]))
+    assert row["Status"] == "Under review"
+    assert "Under review" in client.get("/cases", headers={"HX-Request": "true"}).get_data(as_text=True)
+
+
 def test_csv_cells_that_look_like_formulas_are_defused(app, client, staff):
     add_case(app, subject="=1+2", name="@SUM(A1)")
     row = dict(zip(*read_csv(client.get("/cases/export.csv"))[:2]))

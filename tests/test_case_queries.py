@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from portal.accounts.models import Department, Role, User
 from portal.cases.clocks import pause_clock, resume_clock, start_clock
-from portal.cases.models import (Attachment, CaseStatus, Channel, ClockKind, MatterType, Petitioner, Referral,
+from portal.cases.models import (Attachment, CaseStatus, Category, Channel, ClockKind, MatterType, Petitioner, Referral,
                                  ReferralKind, ReferralRole, ReferralStatus)
 from portal.cases.services import add_event
 from portal.extensions import db
@@ -49,6 +50,7 @@ class World:
 @pytest.fixture
 def world(app) -> World:
     with database(app):
+        db.session.add(Category(name="劳动保障查询计数"))
         lead = make_department("住建局查询计数")
         co = make_department("人社局查询计数")
         users = {"staff": make_user(Role.STAFF), "rep": make_user(Role.DEPARTMENT_REP, lead),
@@ -69,6 +71,7 @@ def build_case(world: World, size: int, *, owner: bool = False, received_on: dat
                      matter_type=MatterType.APPEAL, subject="拖欠工资")
     case.status = CaseStatus.IN_PROGRESS
     case.lead_department = lead
+    case.category = session.scalar(select(Category).where(Category.name == "劳动保障查询计数"))
     session.add(Referral(case=case, department=lead, kind=ReferralKind.ASSIGN, role=ReferralRole.LEAD,
                          status=ReferralStatus.ACCEPTED, sent_on=case.received_on, accepted_on=case.received_on))
     for n in range(1, size):

@@ -25,7 +25,7 @@ from portal.timeutil import today
 from . import bp
 from .clocks import due_state
 from .listing import SORTS, conditions, parse_filter
-from .models import LABELS, Case
+from .models import Case, CaseStatus, Channel, MatterType
 from .services import mask_id_number, mask_phone
 
 BATCH = 1000
@@ -46,7 +46,10 @@ def _texts() -> dict:
         "headers": [_("Reference"), _("Received"), _("Channel"), _("Matter type"), _("Category"), _("Subject"),
                     _("Petitioners"), _("ID numbers (masked)"), _("Phones (masked)"), _("Status"),
                     _("Lead department"), _("Next due date"), _("Time limit")],
-        "labels": {value: str(label) for value, label in LABELS.items()},
+        # One table per enum: members of different enums can share a value ("review", "pending").
+        "channel": {m: str(m.label) for m in Channel},
+        "matter_type": {m: str(m.label) for m in MatterType},
+        "status": {m: str(m.label) for m in CaseStatus},
         "overdue": _("Overdue"),
         "near": _("Due soon"),
         "sheet": _("Cases"),
@@ -54,15 +57,14 @@ def _texts() -> dict:
 
 
 def _row(case: Case, on: date, texts: dict) -> list:
-    labels = texts["labels"]
     state = due_state(case.next_due_on, on)
     return [
-        case.reference, case.received_on, labels[case.channel], labels[case.matter_type],
+        case.reference, case.received_on, texts["channel"][case.channel], texts["matter_type"][case.matter_type],
         case.category.name if case.category else "", case.subject,
         "；".join(p.name for p in case.petitioners),
         "；".join(mask_id_number(p.id_number) for p in case.petitioners if p.id_number),
         "；".join(mask_phone(p.phone) for p in case.petitioners if p.phone),
-        labels[case.status], case.lead_department.name if case.lead_department else "",
+        texts["status"][case.status], case.lead_department.name if case.lead_department else "",
         case.next_due_on, texts[state] if state else "",
     ]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import abort, current_app, render_template, send_file
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import policy
 from portal.accounts.models import Role
@@ -23,6 +23,8 @@ def load_case(case_id: int, permission: str = "case.view") -> Case:
     """The case with what its page shows, loaded in a fixed number of queries; 404 if missing, 403 if not allowed."""
     case = db.session.scalar(
         select(Case).where(Case.id == case_id).options(
+            joinedload(Case.category),
+            joinedload(Case.lead_department),
             selectinload(Case.petitioners),
             selectinload(Case.referrals).joinedload(Referral.department),
             selectinload(Case.clocks).selectinload(Clock.pauses),

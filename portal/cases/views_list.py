@@ -18,7 +18,9 @@ MY_CASES_PER_PAGE = 20
 
 
 def _row_helpers():
-    return {"due_state": due_state, "mask_phone": mask_phone, "today": today()}
+    # Status names translated once per page, not once per row.
+    return {"due_state": due_state, "mask_phone": mask_phone, "today": today(),
+            "status_labels": {status: str(status.label) for status in CaseStatus}}
 
 
 @bp.route("/cases")
