@@ -8,7 +8,7 @@ import json
 
 from flask_babel import lazy_gettext as _l
 
-from .models import LABELS, Channel, LegalRoute, OpinionOutcome, RatingValue, ReferralKind, ReferralRole
+from .models import Channel, LegalRoute, OpinionOutcome, RatingValue, ReferralKind, ReferralRole
 
 SENTENCES = {
     "registered": _l("Registered (%(channel)s)."),
@@ -55,13 +55,13 @@ def describe(event) -> str:
     for key, enum_cls in _ENUMS.items():
         if key in data:
             try:
-                data[key] = LABELS[enum_cls(data[key])]
+                data[key] = enum_cls(data[key]).label
             except ValueError:
                 pass
     if "clock" in data:
         from .models import ClockKind
 
-        data["clock"] = LABELS.get(ClockKind(data["clock"]), data["clock"])
+        data["clock"] = ClockKind(data["clock"]).label
     sentence = SENTENCES.get(event.kind)
     if sentence is None:
         return event.kind

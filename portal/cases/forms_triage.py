@@ -6,7 +6,7 @@ from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectFiel
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .models import LABELS, LegalRoute, ReferralKind
+from .models import LegalRoute, ReferralKind
 
 REQUIRED = _l("This field is required.")
 
@@ -36,7 +36,7 @@ class RejectForm(FlaskForm):
 
 
 class ReferForm(FlaskForm):
-    kind = RadioField(_l("Referral"), choices=[(k.value, LABELS[k]) for k in ReferralKind],
+    kind = RadioField(_l("Referral"), choices=[(k.value, k.label) for k in ReferralKind],
                       validators=[InputRequired(REQUIRED)], default=ReferralKind.ASSIGN.value,
                       description=_l("Transfer (转送): the department handles it under its own competence. "
                                      "Assign (交办): the bureau assigns it and follows the result."))
@@ -54,7 +54,7 @@ class ReferForm(FlaskForm):
 
 
 class LegalRouteForm(FlaskForm):
-    route = RadioField(_l("Legal channel"), choices=[(r.value, LABELS[r]) for r in LegalRoute],
+    route = RadioField(_l("Legal channel"), choices=[(r.value, r.label) for r in LegalRoute],
                        validators=[InputRequired(REQUIRED)])
     notice = TextAreaField(_l("Where to go and how"), validators=[DataRequired(REQUIRED), Length(max=4000)],
                            render_kw={"rows": 5},

@@ -23,7 +23,7 @@ from portal.timeutil import utcnow
 
 from .clocks import (PETITIONER_WINDOWS, compute_due, extend_clock, open_clock, pause_clock, resume_clock,
                      start_clock, stop_clock)
-from .models import (LABELS, Attachment, Case, CaseEvent, CaseStatus, Clock, ClockKind, Extension, Opinion,
+from .models import (Attachment, Case, CaseEvent, CaseStatus, Clock, ClockKind, Extension, Opinion,
                      OpinionOutcome, Rating, RatingValue, RequestStatus, Review)
 from .services import CaseError, add_event
 
@@ -472,7 +472,7 @@ def _tell_about_opinion(case: Case, opinion: Opinion, window_ends: date | None) 
             what_next = _("This opinion is final: the case is concluded.")
         return (_("Case %(ref)s: %(title)s issued", ref=reference, title=title),
                 _("The %(title)s on your petition %(ref)s is issued (%(outcome)s). Download it from your case page: "
-                  "%(link)s\n\n%(next)s", title=title, ref=reference, outcome=LABELS[outcome], link=link,
+                  "%(link)s\n\n%(next)s", title=title, ref=reference, outcome=outcome.label, link=link,
                   next=what_next))
 
     _tell_petitioners(case, compose)

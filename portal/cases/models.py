@@ -21,7 +21,7 @@ def _enum(cls, name):
 class LabelledEnum(str, enum.Enum):
     @property
     def label(self):
-        return LABELS[self]
+        return LABELS[(type(self), self)]
 
 
 class Channel(LabelledEnum):
@@ -106,32 +106,33 @@ class RequestStatus(LabelledEnum):
     REFUSED = "refused"
 
 
+# Keyed by (enum class, member): members of different enums share values ("pending") and compare equal.
 LABELS = {
-    Channel.ONLINE: _l("Online"), Channel.LETTER: _l("Letter"), Channel.VISIT: _l("Visit"),
-    Channel.PHONE: _l("Phone"), Channel.FAX: _l("Fax"),
-    MatterType.SUGGESTION: _l("Suggestion"), MatterType.REPORT: _l("Report / accusation"),
-    MatterType.APPEAL: _l("Appeal / demand"),
-    CaseStatus.REGISTERED: _l("Registered"), CaseStatus.REJECTED: _l("Not accepted"),
-    CaseStatus.REFERRED: _l("Referred"), CaseStatus.IN_PROGRESS: _l("In handling"),
-    CaseStatus.LEGAL_ROUTE: _l("Routed to legal channel"), CaseStatus.MEDIATION: _l("In mediation"),
-    CaseStatus.ANSWERED: _l("Answered"), CaseStatus.REVIEW: _l("Under review"),
-    CaseStatus.CONCLUDED: _l("Concluded"),
-    LegalRoute.LITIGATION: _l("Litigation"), LegalRoute.ARBITRATION: _l("Arbitration"),
-    LegalRoute.ADMINISTRATIVE_REVIEW: _l("Administrative review"),
-    ReferralKind.TRANSFER: _l("Transfer"), ReferralKind.ASSIGN: _l("Assign"),
-    ReferralRole.LEAD: _l("Lead department"), ReferralRole.CO: _l("Co-handling department"),
-    ReferralStatus.PENDING: _l("Awaiting acceptance"), ReferralStatus.ACCEPTED: _l("Accepted"),
-    ReferralStatus.OBJECTED: _l("Objected"), ReferralStatus.CLOSED: _l("Closed"),
-    OpinionOutcome.SUPPORT: _l("Support"), OpinionOutcome.EXPLAIN: _l("Explanation"),
-    OpinionOutcome.NO_SUPPORT: _l("No support"),
-    RatingValue.SATISFIED: _l("Satisfied"), RatingValue.BASIC: _l("Basically satisfied"),
-    RatingValue.DISSATISFIED: _l("Dissatisfied"),
-    ClockKind.ROUTING: _l("Routing"), ClockKind.ACCEPTANCE: _l("Acceptance notice"),
-    ClockKind.OBJECTION: _l("Objection window"), ClockKind.HANDLING: _l("Handling"),
-    ClockKind.REVIEW_REQUEST: _l("Review request window"), ClockKind.REVIEW: _l("Review"),
-    ClockKind.REREVIEW_REQUEST: _l("Re-review request window"), ClockKind.REREVIEW: _l("Re-review"),
-    RequestStatus.PENDING: _l("Pending"), RequestStatus.APPROVED: _l("Approved"),
-    RequestStatus.REFUSED: _l("Refused"),
+    (Channel, Channel.ONLINE): _l("Online"), (Channel, Channel.LETTER): _l("Letter"), (Channel, Channel.VISIT): _l("Visit"),
+    (Channel, Channel.PHONE): _l("Phone"), (Channel, Channel.FAX): _l("Fax"),
+    (MatterType, MatterType.SUGGESTION): _l("Suggestion"), (MatterType, MatterType.REPORT): _l("Report / accusation"),
+    (MatterType, MatterType.APPEAL): _l("Appeal / demand"),
+    (CaseStatus, CaseStatus.REGISTERED): _l("Registered"), (CaseStatus, CaseStatus.REJECTED): _l("Not accepted"),
+    (CaseStatus, CaseStatus.REFERRED): _l("Referred"), (CaseStatus, CaseStatus.IN_PROGRESS): _l("In handling"),
+    (CaseStatus, CaseStatus.LEGAL_ROUTE): _l("Routed to legal channel"), (CaseStatus, CaseStatus.MEDIATION): _l("In mediation"),
+    (CaseStatus, CaseStatus.ANSWERED): _l("Answered"), (CaseStatus, CaseStatus.REVIEW): _l("Under review"),
+    (CaseStatus, CaseStatus.CONCLUDED): _l("Concluded"),
+    (LegalRoute, LegalRoute.LITIGATION): _l("Litigation"), (LegalRoute, LegalRoute.ARBITRATION): _l("Arbitration"),
+    (LegalRoute, LegalRoute.ADMINISTRATIVE_REVIEW): _l("Administrative review"),
+    (ReferralKind, ReferralKind.TRANSFER): _l("Transfer"), (ReferralKind, ReferralKind.ASSIGN): _l("Assign"),
+    (ReferralRole, ReferralRole.LEAD): _l("Lead department"), (ReferralRole, ReferralRole.CO): _l("Co-handling department"),
+    (ReferralStatus, ReferralStatus.PENDING): _l("Awaiting acceptance"), (ReferralStatus, ReferralStatus.ACCEPTED): _l("Accepted"),
+    (ReferralStatus, ReferralStatus.OBJECTED): _l("Objected"), (ReferralStatus, ReferralStatus.CLOSED): _l("Closed"),
+    (OpinionOutcome, OpinionOutcome.SUPPORT): _l("Support"), (OpinionOutcome, OpinionOutcome.EXPLAIN): _l("Explanation"),
+    (OpinionOutcome, OpinionOutcome.NO_SUPPORT): _l("No support"),
+    (RatingValue, RatingValue.SATISFIED): _l("Satisfied"), (RatingValue, RatingValue.BASIC): _l("Basically satisfied"),
+    (RatingValue, RatingValue.DISSATISFIED): _l("Dissatisfied"),
+    (ClockKind, ClockKind.ROUTING): _l("Routing"), (ClockKind, ClockKind.ACCEPTANCE): _l("Acceptance notice"),
+    (ClockKind, ClockKind.OBJECTION): _l("Objection window"), (ClockKind, ClockKind.HANDLING): _l("Handling"),
+    (ClockKind, ClockKind.REVIEW_REQUEST): _l("Review request window"), (ClockKind, ClockKind.REVIEW): _l("Review"),
+    (ClockKind, ClockKind.REREVIEW_REQUEST): _l("Re-review request window"), (ClockKind, ClockKind.REREVIEW): _l("Re-review"),
+    (RequestStatus, RequestStatus.PENDING): _l("Pending"), (RequestStatus, RequestStatus.APPROVED): _l("Approved"),
+    (RequestStatus, RequestStatus.REFUSED): _l("Refused"),
 }
 
 
