@@ -96,3 +96,15 @@ def test_other_petitioner_gets_403(app, client):
     login(client, other_login, PASSWORD)
     assert client.get(f"/cases/{case_id}").status_code == 403
     assert client.get("/cases/999999").status_code in (403, 404)
+
+
+def test_labels_of_enums_sharing_a_value_stay_apart(app):
+    from flask_babel import force_locale
+
+    from portal.cases.models import CaseStatus, RequestStatus
+
+    with app.test_request_context(), force_locale("en"):
+        assert str(ReferralStatus.PENDING.label) == "Awaiting acceptance"
+        assert str(RequestStatus.PENDING.label) == "Pending"
+        assert str(CaseStatus.REVIEW.label) == "Under review"
+        assert str(ClockKind.REVIEW.label) == "Review"
