@@ -194,7 +194,7 @@ def test_progress_with_a_file_the_petitioner_downloads(app, client, world, uploa
                                  "progress-attachments": (io.BytesIO(PDF_BYTES), "工资支付计划.pdf")},
                            headers={"HX-Request": "true"})
     # With a file the page reloads (its list of attachments changes), by HX-Redirect for htmx.
-    assert response.status_code == 204 and response.headers["HX-Redirect"].endswith(f"/cases/{world.case_id}#handling")
+    assert response.status_code == 204 and response.headers["HX-Redirect"].endswith(f"/cases/{world.case_id}")
     with database(app) as session:
         [attachment] = session.scalars(select(Attachment).where(Attachment.case_id == world.case_id)).all()
         assert not attachment.internal and attachment.uploaded_by_id == world.lead_rep.id

@@ -111,9 +111,16 @@ def _attempt(form, work, *args, **kwargs) -> bool:
     return True
 
 
+def _case_url(case_id: int) -> str:
+    """The case page at its handling section. An htmx redirect (HX-Redirect) goes to the bare page: a link that
+    differs from the current page only by its #anchor would scroll instead of loading the page again."""
+    url = url_for("cases.detail", case_id=case_id)
+    return url if is_fragment() else url + "#handling"
+
+
 def _back_to_case(case_id: int, message: str):
     flash(message, "success")
-    return redirect_to(url_for("cases.detail", case_id=case_id) + "#handling")
+    return redirect_to(_case_url(case_id))
 
 
 def _only_form_errors(form) -> bool:
@@ -126,7 +133,7 @@ def _refused(case_id: int, name: str, form):
     if _only_form_errors(form):
         for message in form.form_errors:
             flash(message, "error")
-        return redirect_to(url_for("cases.detail", case_id=case_id) + "#handling")
+        return redirect_to(_case_url(case_id))
     case = load_case(case_id)
     response = make_response(case_page(case, handling_forms={name: form}))
     if request.headers.get("HX-Request"):
