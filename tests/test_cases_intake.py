@@ -408,6 +408,20 @@ def test_online_submission_refuses_missing_steps_on_submit(app, client):
     assert count(app, Case) == 0
 
 
+@pytest.mark.parametrize("junk", [
+    {"step": "-1"}, {"step": "4", "go": "submit", "category_id": "abc", "matter_type": "nonsense"},
+    {"step": "4", "go": "submit", "duplicate_choice": "link:abc", "repeat_acknowledged": "maybe"},
+    {"step": "3", "uploads": "not-a-token", "remove_upload": "../../etc/passwd"},
+    {"step": "2", "go": "next", "facts": "长" * 20001},
+])
+def test_online_bad_input_never_gives_a_server_error(app, client, junk):
+    sign_in(app, client, Role.PETITIONER)
+    response = client.post("/petitions/new", data={**ONLINE_WHO, **ONLINE_WHAT, **junk})
+    assert response.status_code in (200, 303)
+    if "facts" in junk:
+        assert field_error(response, "facts") and count(app, Case) == 0
+
+
 def test_online_duplicate_of_own_pending_case_is_shown(app, client):
     user = sign_in(app, client, Role.PETITIONER)
     with database(app):
