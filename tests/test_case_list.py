@@ -123,6 +123,12 @@ def test_search_by_reference_name_subject_and_chinese_substring_of_facts(app, cl
     assert set(listed(client.get("/cases?q=%20"))) == {wages.reference, noise.reference, land.reference}
 
 
+def test_search_ignores_case_of_latin_letters(app, client, staff):
+    case = add_case(app, name="Maria Lopez", subject="ABC贸易公司拖欠货款", facts="合同纠纷。")
+    assert listed(client.get("/cases?q=abc贸易")) == [case.reference]
+    assert listed(client.get("/cases?q=MARIA")) == [case.reference]
+
+
 def test_search_treats_like_wildcards_as_text(app, client, staff):
     add_case(app, subject="工资", facts="普通事实")
     percent = add_case(app, subject="利率100%的借款", facts="民间借贷")

@@ -181,9 +181,10 @@ REFERENCE_RE = re.compile(r"^[A-Za-z]{2}-\d{4}-\d{6}$")
 
 
 def _contains(column, pattern: str):
-    """Substring match, case-insensitive for Latin letters. SQLite's LIKE already ignores ASCII case (and its
-    lower() knows no other letters), so ILIKE's lower() on every row would only cost time there."""
-    if db.session.get_bind().dialect.name == "sqlite":
+    """Substring match, case-insensitive for letters. A word without letters that have case (Chinese, digits)
+    needs no case folding, and ILIKE's folding of every row costs: PostgreSQL's ILIKE is about 2.5 times slower
+    than LIKE on Chinese text. SQLite's LIKE already ignores ASCII case (its lower() knows no other letters)."""
+    if db.session.get_bind().dialect.name == "sqlite" or pattern.lower() == pattern.upper():
         return column.like(pattern, escape="\\")
     return column.ilike(pattern, escape="\\")
 
@@ -291,13 +292,14 @@ class Page:
 
 def find_cases(user, f: CaseFilter, per_page: int = PER_PAGE, on: date | None = None) -> Page:
     """One page of the cases `user` may see that match `f`, in a fixed number of queries: the count, the page,
-    the petitioners of the page. A search reads the whole table anyway, so there the count comes with the page
-    (COUNT(*) OVER ()) from one scan instead of two."""
+    the petitioners of the page. On SQLite a search reads the whole table anyway, so there the count comes with
+    the page (COUNT(*) OVER ()) from one scan instead of two."""
     where = conditions(user, f, on)
     page = max(1, f.page)
     query = select(Case).where(*where).order_by(*SORTS[f.sort]).options(*row_options()).limit(per_page)
-    total = None
-    if f.q:
+    if f.q and db.session.get_bind().dialect.name == "sqlite":
+        # SQLite: one scan for count and page (measured 0.05-0.1 s at 100,000 cases, against up to 0.35 s for a
+        # count and then a page walked in date order). PostgreSQL counts in parallel: there two queries are faster.
         rows = db.session.execute(query.add_columns(func.count().over().label("total"))
                                   .offset((page - 1) * per_page)).all()
         if rows or page == 1:
