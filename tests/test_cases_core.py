@@ -108,3 +108,10 @@ def test_labels_of_enums_sharing_a_value_stay_apart(app):
         assert str(RequestStatus.PENDING.label) == "Pending"
         assert str(CaseStatus.REVIEW.label) == "Under review"
         assert str(ClockKind.REVIEW.label) == "Review"
+
+
+def test_a_petitioners_window_closes_instead_of_falling_overdue(ctx):
+    case = make_case(received_on=date(2026, 9, 1))
+    window = start_clock(case, ClockKind.REVIEW_REQUEST, date(2026, 9, 10))
+    assert clock_state(window, on=date(2026, 10, 12)).state == "closed"
+    assert clock_state(case.clocks[0], on=date(2026, 10, 12)).state == "overdue"

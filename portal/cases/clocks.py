@@ -28,8 +28,9 @@ LIMITS: dict[ClockKind, tuple[int, str]] = {
     ClockKind.REREVIEW_REQUEST: (rules.REREVIEW_REQUEST_DAYS, "calendar"),
     ClockKind.REREVIEW: (rules.REREVIEW_DAYS, "calendar"),
 }
-# Windows that are the petitioner's to use: they never make the bureau or a department overdue.
-PETITIONER_WINDOWS = {ClockKind.REVIEW_REQUEST, ClockKind.REREVIEW_REQUEST, ClockKind.OBJECTION}
+# Windows in which someone may act but need not (the petitioner asks for review, a department objects):
+# they close when they end and never make anyone overdue.
+OPTIONAL_WINDOWS = {ClockKind.REVIEW_REQUEST, ClockKind.REREVIEW_REQUEST, ClockKind.OBJECTION}
 
 
 def compute_due(clock: Clock, calendar: WorkCalendar | None = None) -> None:
@@ -109,7 +110,7 @@ def _close_pause(clock: Clock, on: date, user) -> ClockPause:
 
 def refresh_next_due(case: Case) -> None:
     dues = [c.due_on for c in case.clocks
-            if c.stopped_on is None and c.paused_since is None and c.kind not in PETITIONER_WINDOWS]
+            if c.stopped_on is None and c.paused_since is None and c.kind not in OPTIONAL_WINDOWS]
     case.next_due_on = min(dues) if dues else None
 
 
@@ -134,7 +135,7 @@ def recompute_open_clocks(year: int) -> int:
 class ClockState:
     clock: Clock
     days_left: int | None  # None when stopped
-    state: str  # running | near | overdue | paused | stopped
+    state: str  # running | near | overdue | closed (an optional window ended) | paused | stopped
 
     @property
     def kind(self):
@@ -149,7 +150,8 @@ def clock_state(clock: Clock, on: date | None = None) -> ClockState:
         return ClockState(clock, (clock.due_on - clock.paused_since).days, "paused")
     left = (clock.due_on - on).days
     if left < 0:
-        return ClockState(clock, left, "overdue")
+        # An optional window simply closes; nobody is overdue.
+        return ClockState(clock, left, "closed" if clock.kind in OPTIONAL_WINDOWS else "overdue")
     if left <= rules.NEAR_DUE_DAYS:
         return ClockState(clock, left, "near")
     return ClockState(clock, left, "running")

@@ -21,7 +21,7 @@ from portal.extensions import db
 from portal.mail.services import external_url, send_message
 from portal.timeutil import utcnow
 
-from .clocks import (PETITIONER_WINDOWS, compute_due, extend_clock, open_clock, pause_clock, resume_clock,
+from .clocks import (OPTIONAL_WINDOWS, compute_due, extend_clock, open_clock, pause_clock, resume_clock,
                      start_clock, stop_clock)
 from .models import (Attachment, Case, CaseEvent, CaseStatus, Clock, ClockKind, Extension, Opinion,
                      OpinionOutcome, Rating, RatingValue, RequestStatus, Review)
@@ -191,7 +191,7 @@ def pausable_clocks(user, case: Case) -> list[Clock]:
     """Running clocks `user` may pause: bureau staff any deadline of the bureau or a department, the lead
     department its handling clock. The petitioner's own windows never pause."""
     clocks = [c for c in case.clocks if c.stopped_on is None and c.paused_since is None
-              and c.kind not in PETITIONER_WINDOWS]
+              and c.kind not in OPTIONAL_WINDOWS]
     if user.role == Role.STAFF:
         return clocks
     return [c for c in clocks if c.kind == ClockKind.HANDLING]

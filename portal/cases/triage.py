@@ -23,7 +23,7 @@ from portal.extensions import db
 from portal.holidays.services import WorkCalendar
 from portal.mail.services import external_url, send_message
 
-from .clocks import PETITIONER_WINDOWS, open_clock, start_clock, stop_clock
+from .clocks import OPTIONAL_WINDOWS, open_clock, start_clock, stop_clock
 from .models import (OPEN_STATUSES, Case, CaseStatus, Clock, ClockKind, LegalRoute, MatterType, MediationReferral,
                      Referral, ReferralKind, ReferralRole, ReferralStatus, Supervision)
 from .services import CaseError, add_event
@@ -412,7 +412,7 @@ def overdue_clocks(case: Case, on: date | None = None) -> list[Clock]:
     one: the bureau does not supervise itself)."""
     on = _today(on)
     return [c for c in case.clocks if c.stopped_on is None and c.paused_since is None
-            and c.kind not in PETITIONER_WINDOWS and c.kind != ClockKind.ROUTING and c.due_on < on]
+            and c.kind not in OPTIONAL_WINDOWS and c.kind != ClockKind.ROUTING and c.due_on < on]
 
 
 def supervisable_departments(case: Case) -> list[Department]:
