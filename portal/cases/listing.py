@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.sql.elements import True_
-from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from portal import policy
 from portal.accounts.models import Department
@@ -243,12 +243,15 @@ def conditions(user, f: CaseFilter, on: date | None = None) -> list:
 
 
 def row_options():
-    """What a list row shows, loaded in a fixed number of queries; long texts are never loaded."""
+    """What a list row shows, loaded in a fixed number of queries. Only the columns a row shows are read (every
+    other one raises if touched, so a template change cannot turn into a query per row): ORM objects with all
+    their columns cost more time than the SQL."""
     return (
-        joinedload(Case.lead_department),
-        selectinload(Case.petitioners),
-        defer(Case.facts, raiseload=True),
-        defer(Case.request, raiseload=True),
+        load_only(Case.id, Case.reference, Case.subject, Case.status, Case.received_on, Case.next_due_on,
+                  Case.lead_department_id, Case.version, raiseload=True),
+        joinedload(Case.lead_department).load_only(Department.name, raiseload=True),
+        selectinload(Case.petitioners).load_only(Petitioner.position, Petitioner.name, Petitioner.phone,
+                                                  raiseload=True),
     )
 
 
