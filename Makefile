@@ -15,11 +15,12 @@ RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-
 TEST_DEBS := chromium poppler-utils
 PYTEST_ARGS ?=
 
-.PHONY: help run test setup setup-test i18n i18n-update lock clean
+.PHONY: help run test setup setup-test i18n i18n-update lock clean bench
 
 help:
 	@echo "make run   - set up and serve the portal with demo data on http://127.0.0.1:$(PORT)"
 	@echo "make test  - set up and run every test"
+	@echo "make bench - load-test the case pages (100,000 generated cases, gunicorn + wrk on 127.0.0.1)"
 
 run: setup
 	$(FLASK) db upgrade
@@ -84,6 +85,14 @@ $(STAMPS)/vendor: package.json package-lock.json | $(STAMPS)
 $(STAMPS)/i18n: $(wildcard portal/translations/*/LC_MESSAGES/messages.po) $(STAMPS)/python | $(STAMPS)
 	$(VENV)/bin/pybabel compile -d portal/translations
 	touch $@
+
+# Load run, never part of make test: BENCH_ARGS="--cases 20000 --duration 5"; PORTAL_DATABASE_URL picks the
+# database (default instance/bench.db). Results are appended to benchmarks/results/<date>.txt.
+BENCH_ARGS ?=
+bench: setup
+	@command -v wrk >/dev/null || { echo "Installing Debian package: wrk"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 # Developer helpers ---------------------------------------------------------------------
 i18n-update: $(STAMPS)/python
