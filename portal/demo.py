@@ -74,7 +74,74 @@ def seed(if_empty: bool = False) -> bool:
     if db.session.get(SystemSetting, "demo_data") is None:
         db.session.add(SystemSetting(key="demo_data", value=utcnow().isoformat()))
     db.session.commit()
+    with current_app.test_request_context(base_url=current_app.config.get("PORTAL_BASE_URL") or "http://127.0.0.1:5000"):
+        _seed_cases()
     return True
+
+
+DEMO_CATEGORIES = ["劳动工资", "房屋征收与拆迁", "土地与规划", "物业与住房保障", "市场与消费维权", "社会保障", "其他"]
+
+
+def _seed_cases() -> None:
+    """A handful of cases in the states a new user should see, made through the same services the pages use."""
+    from datetime import timedelta
+
+    from portal.cases import handling, intake, triage
+    from portal.cases.models import Case, Channel, LegalRoute, MatterType, OpinionOutcome, ReferralKind
+    from portal.timeutil import today
+
+    if db.session.scalar(select(func.count(Case.id))):
+        return
+    categories = {}
+    for position, name in enumerate(DEMO_CATEGORIES):
+        categories[name] = intake.save_category(None, name=name, position=position, active=True)
+    users = {login: db.session.scalar(select(User).where((User.email == login) | (User.phone == login)))
+             for login, *_rest in DEMO_USERS}
+    depts = {code: db.session.scalar(select(Department).where(Department.code == code))
+             for code, *_rest in DEMO_DEPARTMENTS}
+    staff, petitioner = users["staff@yx.example"], users["13800000001"]
+    day = today()
+
+    def petition(channel, subject, facts, request, category, received, people, matter=MatterType.APPEAL, actor=staff):
+        data = intake.PetitionData(channel=channel, received_on=received, matter_type=matter, subject=subject,
+                                   facts=facts, request=request, petitioners=people,
+                                   category_id=categories[category].id, place="Y市东区")
+        return intake.register_case(data, actor=actor, decision=intake.Decision(override=True, reason="演示数据",
+                                                                                  repeat_acknowledged=True))
+
+    # 1. An online petition of the demo petitioner, waiting for triage.
+    petition(Channel.ONLINE, "小区电梯长期停运无人维修", "本人居住的和平小区3号楼电梯自今年9月起停运，物业以维修资金不足为由拖延。",
+             "请求督促物业公司尽快修复电梯。", "物业与住房保障", day - timedelta(days=3),
+             [intake.PetitionerData("陈信访", "320102198804121238", "13800000001", "Y市东区和平路1号", petitioner.id)], actor=petitioner)
+    # 2. A letter about unpaid wages: assigned to human resources (lead) with the street office, accepted, in handling.
+    wages = petition(Channel.LETTER, "某建筑公司拖欠农民工工资", "2026年5月至8月在东区某工地务工，建筑公司拖欠12名工人工资共计36万元。",
+                     "请求责令公司支付拖欠工资。", "劳动工资", day - timedelta(days=20),
+                     [intake.PetitionerData("刘建国", "320102198503151230", "13912345678", "Y市东区建设路18号"),
+                      intake.PetitionerData("王德胜", "320102197911020016", "13787654321", "Y市东区建设路20号")])
+    referrals = triage.refer(wages, staff, ReferralKind.ASSIGN, depts["YX-RSJ"].id, [depts["YX-HPJD"].id],
+                             note="请会同街道核实用工情况。", on=day - timedelta(days=18))
+    triage.accept(referrals[0], users["hrss@yx.example"], on=day - timedelta(days=15))
+    handling.add_progress(wages, users["hrss@yx.example"], "已约谈建筑公司负责人，公司承诺本月底前支付一半工资。")
+    # 3. A visit about a housing subsidy: answered by the housing department; the petitioner may rate or ask for review.
+    housing = petition(Channel.VISIT, "住房保障资格审核未通过", "申请公共租赁住房时被告知收入超标，但本人收入证明显示未超过标准。",
+                       "请求重新审核住房保障资格。", "物业与住房保障", day - timedelta(days=40),
+                       [intake.PetitionerData("陈信访", "320102198804121238", "13800000001", "Y市东区和平路1号", petitioner.id)])
+    referral = triage.refer(housing, staff, ReferralKind.TRANSFER, depts["YX-ZJJ"].id, on=day - timedelta(days=38))[0]
+    triage.accept(referral, users["housing@yx.example"], on=day - timedelta(days=36))
+    handling.issue_opinion(housing, users["housing@yx.example"], OpinionOutcome.SUPPORT,
+                           "经复核，申请人家庭人均月收入为2,850元，低于本市公共租赁住房准入标准。",
+                           "原审核误将一次性补偿款计入月收入，予以纠正，申请人符合公共租赁住房保障条件。")
+    # 4. A dispute already fit for the courts: routed to litigation with a written notice.
+    legal = petition(Channel.PHONE, "商铺租赁合同纠纷", "与房东签订五年商铺租赁合同，房东提前两年收回商铺并拒绝退还押金。",
+                     "请求退还押金并赔偿损失。", "市场与消费维权", day - timedelta(days=10),
+                     [intake.PetitionerData("赵美华", "320102199208086629", "13698765432", "Y市西区商业街6号")])
+    triage.route_to_legal_channel(legal, staff, LegalRoute.LITIGATION,
+                                  "本纠纷属于民事合同纠纷，请向Y市东区人民法院提起民事诉讼，可申请法律援助。", on=day - timedelta(days=9))
+    # 5. Land: referred 20 days ago and still not accepted, so the acceptance limit is overdue (supervision demo).
+    land = petition(Channel.LETTER, "宅基地确权登记久拖未办", "2025年提交宅基地使用权确权登记申请，至今未获办理，多次询问无果。",
+                    "请求依法办理确权登记。", "土地与规划", day - timedelta(days=24),
+                    [intake.PetitionerData("孙有田", "320102196607070030", "13511112222", "Y市东区田园村3组")])
+    triage.refer(land, staff, ReferralKind.ASSIGN, depts["YX-ZRZY"].id, on=day - timedelta(days=20))
 
 
 def refuse_demo_data_in_production() -> None:

@@ -320,3 +320,20 @@ def test_users_page_runs_the_same_number_of_queries_for_3_or_60_users(app, clien
     assert page.count('<a href="/admin/users/') == 50  # the first page of 60
     assert few == many
     assert few <= 5
+
+
+def test_demo_cases_show_every_stage(app):
+    """The demo gives a new user a case in each stage, made through the real services (chain intact)."""
+    from sqlalchemy import select
+
+    from portal.audit.services import verify_chain
+    from portal.cases.models import Case, CaseStatus
+    from portal.demo import seed
+    from portal.extensions import db
+
+    with app.app_context():
+        seed()
+        statuses = set(db.session.scalars(select(Case.status)))
+        assert {CaseStatus.REGISTERED, CaseStatus.IN_PROGRESS, CaseStatus.ANSWERED, CaseStatus.LEGAL_ROUTE,
+                CaseStatus.REFERRED} <= statuses
+        assert verify_chain().ok
