@@ -75,6 +75,9 @@ def test_full_page_and_htmx_fragment(app, client, staff):
     assert "<form" not in fragment.get_data(as_text=True)
     assert listed(fragment) == [case.reference]
     assert "HX-Request" in fragment.headers["Vary"]
+    # The address htmx puts in the location bar holds the filter without empty fields or bad values.
+    pushed = client.get("/cases?q=工资&status=&channel=pigeon&department=&sort=due&page=1", headers=FRAGMENT)
+    assert pushed.headers["HX-Push-Url"] == "/cases?q=%E5%B7%A5%E8%B5%84&sort=due"
 
     # A boosted navigation or a history restore wants the whole page.
     for header in ({"HX-Request": "true", "HX-Boosted": "true"},

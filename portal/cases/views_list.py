@@ -1,5 +1,5 @@
 """Finding cases: the case list with active search, filters, sorting and pages; the petitioner's own list."""
-from flask import redirect, render_template, request, url_for
+from flask import make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import policy
@@ -30,7 +30,10 @@ def index():
     page = find_cases(current_user, f)
     context = dict(f=f, page=page, **_row_helpers())
     if is_fragment():
-        return render_template("cases/_case_rows.html", **context)
+        response = make_response(render_template("cases/_case_rows.html", **context))
+        # The address to bookmark: the filter as understood (no empty fields, bad values dropped).
+        response.headers["HX-Push-Url"] = url_for("cases.index", **f.args())
+        return response
     return render_template("cases/index.html", departments=department_choices(), statuses=list(CaseStatus),
                            channels=list(Channel), matter_types=list(MatterType), sorts=SORT_LABELS, OPEN=OPEN,
                            **context)
