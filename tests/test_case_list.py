@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from portal.accounts.models import Role
 from portal.cases.models import (CaseStatus, Channel, MatterType, Petitioner, Referral, ReferralKind, ReferralRole,
                                  ReferralStatus)
-from portal.extensions import db
 from portal.timeutil import today
 from tests.factories import make_case
-from tests.helpers import add_department, add_user, database, is_login_redirect, sign_in, text
+from tests.helpers import add_department, database, is_login_redirect, sign_in, text
 
 FRAGMENT = {"HX-Request": "true"}
 
