@@ -5,6 +5,19 @@ from flask_wtf import FlaskForm
 LOCALES = [("zh_CN", "中文"), ("en", "English")]
 
 
+REQUIRED = _l("This field is required.")
+
+
+def int_or_none(value):
+    """Coerce a select's value; anything that is not a number becomes None (refused as a choice), never a 500."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class EmptyForm(FlaskForm):
     """A POST-only button that carries the CSRF token."""
 

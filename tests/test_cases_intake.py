@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from portal import rules
 from portal.accounts.models import Role
 from portal.audit.models import AuditEvent
-from portal.cases.models import (Attachment, Case, CaseEvent, CaseStatus, Category, Channel, Clock, ClockKind,
+from portal.cases.models import (Case, CaseStatus, Category, Channel, ClockKind,
                                  Petitioner, ReferenceCounter, Referral, ReferralKind, ReferralRole, ReferralStatus,
                                  Review)
 from portal.cases.services import QUERY_CODE_ALPHABET, next_reference
@@ -347,7 +347,7 @@ def test_confirmed_petitioner_submits_online_through_every_step(app, client, upl
     # step 1 -> 2
     second = post({"step": "1", "go": "next", **ONLINE_WHO})
     assert second.status_code == 200 and "Step 2 of 4" in text(second)
-    assert f'name="name" value="陈信访"' in text(second)  # carried along, hidden
+    assert 'name="name" value="陈信访"' in text(second)  # carried along, hidden
     # step 2 with a missing subject stays; then -> 3
     missing = post({"step": "2", "go": "next", **ONLINE_WHO, **ONLINE_WHAT, "subject": ""})
     assert "Step 2 of 4" in text(missing) and field_error(missing, "subject")

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from portal.cases.models import CaseStatus, ClockKind, Referral, ReferralRole, ReferralStatus
+from portal.cases.models import CaseStatus, ClockKind, Referral, ReferralStatus
 from tests.helpers import audit_actions, database, field_error, flashes, outbox, text
 from tests.test_cases_triage import (SENT, _bulk_cases, as_user, clocks, events, get_case, make_world,  # noqa: F401
                                      on_day, refer)

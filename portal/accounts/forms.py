@@ -3,9 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
-from portal.forms import LOCALES
-
-REQUIRED = _l("This field is required.")
+from portal.forms import LOCALES, REQUIRED
 
 
 class LoginForm(FlaskForm):

@@ -4,9 +4,7 @@ from wtforms import BooleanField, DateField, HiddenField, IntegerField, Password
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from portal.accounts.models import DepartmentKind, Role
-from portal.forms import LOCALES
-
-REQUIRED = _l("This field is required.")
+from portal.forms import LOCALES, REQUIRED
 
 
 def role_choices():

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-REQUIRED = _l("This field is required.")
+from portal.forms import REQUIRED
 
 
 class CategoryForm(FlaskForm):

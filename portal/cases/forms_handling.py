@@ -11,22 +11,11 @@ from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import TextInput
 
 from portal import rules
+from portal.forms import REQUIRED, int_or_none
 from portal.uploads import ACCEPT
 
 from .handling import OPINION_TEXT_MAX, TEXT_MAX
 from .models import OpinionOutcome, RatingValue
-
-REQUIRED = _l("This field is required.")
-
-
-def _int_or_none(value):
-    """Coerce a select's value; anything that is not a number becomes None for the service to refuse."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class DaysField(IntegerField):
@@ -73,7 +62,7 @@ class NoteForm(HandlingForm):
 
 
 class PauseForm(HandlingForm):
-    clock_id = SelectField(_l("Time limit"), coerce=_int_or_none, validate_choice=False)
+    clock_id = SelectField(_l("Time limit"), coerce=int_or_none, validate_choice=False)
     reason = TextAreaField(_l("Reason for the pause"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)],
                            description=_l("For example: waiting for the petitioner's materials, a hearing."),
                            render_kw={"rows": 2})
@@ -111,7 +100,7 @@ class ReviewRequestForm(HandlingForm):
 
 
 class DesignateForm(HandlingForm):
-    department_id = SelectField(_l("Reviewing department"), coerce=_int_or_none, validate_choice=False)
+    department_id = SelectField(_l("Reviewing department"), coerce=int_or_none, validate_choice=False)
 
 
 class RatingForm(HandlingForm):

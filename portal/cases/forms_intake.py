@@ -4,17 +4,26 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import (BooleanField, DateField, FieldList, Form, FormField, HiddenField, SelectField, StringField,
-                     TextAreaField)
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from portal.forms import REQUIRED
 from portal.uploads import ACCEPT
 
 from .intake import MAX_PETITIONERS, STAFF_CHANNELS, normalize_phone, valid_phone
 from .models import MatterType
 from .services import normalize_id_number, valid_id_number
 
-REQUIRED = _l("This field is required.")
 ID_MESSAGE = _l("This is not a valid resident ID number: 18 characters, the last one a digit or X, "
                 "with a matching check digit.")
 PHONE_MESSAGE = _l("Enter a mobile number (11 digits) or a landline number with its area code.")

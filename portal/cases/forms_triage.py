@@ -1,24 +1,22 @@
 """Forms of triage, the department's decision and supervision. Choices are filled by the views."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, \
-    TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import REQUIRED, int_or_none
+
 from .models import LegalRoute, ReferralKind
-
-REQUIRED = _l("This field is required.")
-
-
-def _coerce_int(value):
-    """Like int, but a value that is not a number becomes None (then 'Not a valid choice'), never an error page."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -40,8 +38,8 @@ class ReferForm(FlaskForm):
                       validators=[InputRequired(REQUIRED)], default=ReferralKind.ASSIGN.value,
                       description=_l("Transfer (转送): the department handles it under its own competence. "
                                      "Assign (交办): the bureau assigns it and follows the result."))
-    lead = SelectField(_l("Lead department"), coerce=_coerce_int, validators=[InputRequired(REQUIRED)])
-    co = MultiCheckboxField(_l("Co-handling departments (optional)"), coerce=_coerce_int, validators=[Optional()])
+    lead = SelectField(_l("Lead department"), coerce=int_or_none, validators=[InputRequired(REQUIRED)])
+    co = MultiCheckboxField(_l("Co-handling departments (optional)"), coerce=int_or_none, validators=[Optional()])
     note = TextAreaField(_l("Note to the departments (optional)"), validators=[Optional(), Length(max=2000)],
                          render_kw={"rows": 3})
     complex = BooleanField(_l("Also mark complex for a joint conference"))
@@ -63,7 +61,7 @@ class LegalRouteForm(FlaskForm):
 
 
 class MediationForm(FlaskForm):
-    committee = SelectField(_l("People's mediation committee"), coerce=_coerce_int,
+    committee = SelectField(_l("People's mediation committee"), coerce=int_or_none,
                             validators=[InputRequired(REQUIRED)])
     other_party = StringField(_l("The other party"), validators=[DataRequired(REQUIRED), Length(max=200)])
     petitioner_consent_on = DateField(_l("Petitioner consented on"), validators=[Optional()],
@@ -90,7 +88,7 @@ class ObjectForm(FlaskForm):
 
 
 class SuperviseForm(FlaskForm):
-    department = SelectField(_l("Responsible department"), coerce=_coerce_int, validators=[InputRequired(REQUIRED)])
+    department = SelectField(_l("Responsible department"), coerce=int_or_none, validators=[InputRequired(REQUIRED)])
     notice = TextAreaField(_l("Supervision notice"), validators=[DataRequired(REQUIRED), Length(max=4000)],
                            render_kw={"rows": 4},
                            description=_l("What is overdue and what the department must do. It must answer in "

@@ -11,7 +11,8 @@ from datetime import date, timedelta
 from functools import wraps
 
 from flask import has_request_context
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,9 +24,22 @@ from portal.extensions import db
 from portal.holidays.services import WorkCalendar
 from portal.mail.services import external_url, send_message
 
-from .clocks import OPTIONAL_WINDOWS, open_clock, start_clock, stop_clock
-from .models import (OPEN_STATUSES, Case, CaseStatus, Clock, ClockKind, LegalRoute, MatterType, MediationReferral,
-                     Referral, ReferralKind, ReferralRole, ReferralStatus, Supervision)
+from .clocks import OPTIONAL_WINDOWS, due_state, open_clock, start_clock, stop_clock
+from .models import (
+    OPEN_STATUSES,
+    Case,
+    CaseStatus,
+    Clock,
+    ClockKind,
+    LegalRoute,
+    MatterType,
+    MediationReferral,
+    Referral,
+    ReferralKind,
+    ReferralRole,
+    ReferralStatus,
+    Supervision,
+)
 from .services import CaseError, add_event
 
 # Matter types that may go to a legal channel or to mediation: appeal/demand (2022 Regulations art. 31).
@@ -538,15 +552,6 @@ class InboxRow:
     @property
     def objection_state(self) -> str:
         return due_state(self.objection_due, self.today)
-
-
-def due_state(due_on: date | None, on: date) -> str:
-    if due_on is None:
-        return ""
-    left = (due_on - on).days
-    if left < 0:
-        return "overdue"
-    return "near" if left <= rules.NEAR_DUE_DAYS else ""
 
 
 @dataclass

@@ -18,8 +18,17 @@ from portal.forms import attach_error
 from portal.htmx import is_fragment, redirect_to
 
 from . import bp, triage
-from .forms_triage import (ComplexForm, LegalRouteForm, MediationForm, ObjectForm, ReferForm, RejectForm,
-                           RespondForm, SuperviseForm)
+from .clocks import due_state
+from .forms_triage import (
+    ComplexForm,
+    LegalRouteForm,
+    MediationForm,
+    ObjectForm,
+    ReferForm,
+    RejectForm,
+    RespondForm,
+    SuperviseForm,
+)
 from .models import Case, CaseStatus, Clock, LegalRoute, Referral, ReferralKind, Supervision
 from .services import CaseError
 from .views import load_case
@@ -59,11 +68,7 @@ def staff_workbench():
     return triage.staff_workbench()
 
 
-@bp.app_template_global()
-def due_state(due_on, on=None):
-    from portal.timeutil import today
-
-    return triage.due_state(due_on, on or today())
+bp.add_app_template_global(due_state, "due_state")
 
 
 @bp.app_template_global()
