@@ -239,3 +239,25 @@ def test_inbox_runs_a_fixed_number_of_queries(app, client, count_queries, on_day
     assert "批量案件28" in page and "请加快办理" in page and "不属于本部门职责" not in page
     assert page.count('class="inbox-row') == 11  # 1 + 10 pending referrals
     assert counts[0][2] == counts[2][2] and counts[1][2] == counts[3][2], counts
+
+
+def test_representatives_are_told_of_a_new_referral_by_message(app, client):
+    from sqlalchemy import select
+
+    from portal.accounts.models import Role
+    from portal.cases import triage
+    from portal.cases.models import ReferralKind
+    from portal.extensions import db
+    from portal.mail.models import OutboxMessage
+    from tests.factories import make_case, make_department, make_user
+
+    with app.test_request_context():
+        department = make_department("通知测试局")
+        rep = make_user(Role.DEPARTMENT_REP, department, email="rep-notice@test.example")
+        make_user(Role.DEPARTMENT_REP, department, email="rep-gone@test.example", active=False)
+        staff = make_user(Role.STAFF)
+        case = make_case()
+        triage.refer(case, staff, ReferralKind.ASSIGN, department.id)
+        recipients = [m.recipient for m in db.session.scalars(select(OutboxMessage))]
+        assert rep.email in recipients
+        assert "rep-gone@test.example" not in recipients

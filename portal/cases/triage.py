@@ -18,7 +18,7 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import rules, timeutil
-from portal.accounts.models import Department, DepartmentKind, User
+from portal.accounts.models import Department, DepartmentKind, Role, User
 from portal.audit.services import record
 from portal.extensions import db
 from portal.holidays.services import WorkCalendar
@@ -114,6 +114,23 @@ def petitioner_accounts(case: Case) -> list[User]:
     if not ids:
         return []
     return list(db.session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True)).order_by(User.id)))
+
+
+def department_representatives(department_id: int) -> list[User]:
+    return list(db.session.scalars(select(User).where(User.department_id == department_id, User.active.is_(True),
+                                                      User.role == Role.DEPARTMENT_REP).order_by(User.id)))
+
+
+def _tell_department(case: Case, department_id: int, compose) -> int:
+    """Send compose(case, link) -> (subject, body) to every active representative of the department."""
+    sent = 0
+    link = _case_link(case)
+    for user in department_representatives(department_id):
+        with force_locale(user.locale):
+            subject, body = compose(case, link)
+        send_message(user.login, subject, body)
+        sent += 1
+    return sent
 
 
 def _case_link(case: Case) -> str:
@@ -212,9 +229,16 @@ def refer(case: Case, actor: User, kind: ReferralKind, lead_id: int, co_ids: lis
         objection = start_clock(case, ClockKind.OBJECTION, on, referral_id=referral.id)
         add_event(case, "referred", actor=actor, department=department,
                   data={"kind": kind.value, "role": referral.role.value, "department": department.name})
+        told = _tell_department(case, department.id, lambda case, link, referral=referral, objection=objection: (
+            _("New matter for your department: %(ref)s", ref=case.reference),
+            _("The petition bureau has sent you %(ref)s (%(subject)s) as %(role)s.\n"
+              "Accept it, or object by %(until)s if it is outside your competence:\n%(link)s",
+              ref=case.reference, subject=case.subject, role=referral.role.label, until=objection.due_on.isoformat(),
+              link=link)))
         record("referral.sent", referral, actor=actor,
                details={"case": case.reference, "department": department.code, "kind": kind.value,
-                        "role": referral.role.value, "sent_on": on, "objection_until": objection.due_on})
+                        "role": referral.role.value, "sent_on": on, "objection_until": objection.due_on,
+                        "representatives_told": told})
     case.status = CaseStatus.REFERRED
     case.lead_department_id = lead.id
     if complex_reason:
@@ -462,9 +486,13 @@ def supervise(case: Case, actor: User, department_id: int, notice: str, on: date
     # the timeline (which every department on the case reads) only says that it was issued.
     add_event(case, "supervision", actor=actor, department=department, data={"department": department.name},
               internal=True)
+    told = _tell_department(case, department.id, lambda case, link: (
+        _("Supervision notice on %(ref)s", ref=case.reference),
+        _("The petition bureau has issued a supervision notice on %(ref)s. Answer it in writing by %(by)s:\n%(link)s",
+          ref=case.reference, by=supervision.respond_by.isoformat(), link=link)))
     record("supervision.issued", supervision, actor=actor,
            details={"case": case.reference, "department": department.code, "respond_by": supervision.respond_by,
-                    "overdue": [c.kind.value for c in overdue_clocks(case, on)]})
+                    "overdue": [c.kind.value for c in overdue_clocks(case, on)], "representatives_told": told})
     return supervision
 
 
