@@ -483,3 +483,21 @@ def test_a_concurrent_change_becomes_a_message(app, client, on_day):
             triage.reject(case, staff, "不属于信访事项", "向法院起诉")
     assert get_case(app, world.case_id).status == CaseStatus.REGISTERED
     assert "case.rejected" not in audit_actions(app)
+
+
+def test_triage_shows_pending_cases_of_the_same_people(app, client):
+    from portal.accounts.models import Role
+    from tests.conftest import login
+    from tests.factories import PASSWORD, make_case, make_user
+
+    with app.app_context():
+        staff = make_user(Role.STAFF, locale="en")
+        first = make_case(subject="公司拖欠工资三个月未付")
+        second = make_case(subject="拖欠工资三个月")
+        unrelated = make_case(subject="噪音扰民", id_number="11010519491231002X", phone="13900000000")
+        ids = first.reference, second.id, unrelated.id
+        login_name = staff.email
+    login(client, login_name, PASSWORD)
+    page = client.get(f"/cases/{ids[1]}").get_data(as_text=True)
+    assert "other pending cases" in page and ids[0] in page
+    assert "other pending cases" not in client.get(f"/cases/{ids[2]}").get_data(as_text=True)

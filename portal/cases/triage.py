@@ -40,7 +40,7 @@ from .models import (
     ReferralStatus,
     Supervision,
 )
-from .services import CaseError, add_event
+from .services import CaseError, add_event, likely_duplicates
 
 # Matter types that may go to a legal channel or to mediation: appeal/demand (2022 Regulations art. 31).
 LEGAL_ROUTE_MATTER_TYPES = frozenset({MatterType.APPEAL})
@@ -531,6 +531,7 @@ class CasePanel:
     acceptance_due: dict[int, date]
     overdue: bool
     today: date
+    duplicates: list[Case] = field(default_factory=list)  # other pending cases of the same people (for triage)
 
 
 def case_panel(case: Case, user: User, on: date | None = None) -> CasePanel:
@@ -559,7 +560,13 @@ def case_panel(case: Case, user: User, on: date | None = None) -> CasePanel:
             objection_due[clock.referral_id] = clock.due_on
         elif clock.kind == ClockKind.ACCEPTANCE:
             acceptance_due[clock.referral_id] = clock.due_on
-    return CasePanel(supervisions, mediation, objection_due, acceptance_due, bool(overdue_clocks(case, on)), on)
+    duplicates = []
+    if case.status == CaseStatus.REGISTERED and policy.can(user, "case.triage", case):
+        # An online petitioner is never shown other people's cases, so triage is where those duplicates surface.
+        duplicates = likely_duplicates([p.id_number for p in case.petitioners], [p.phone for p in case.petitioners],
+                                       case.subject, exclude_id=case.id)
+    return CasePanel(supervisions, mediation, objection_due, acceptance_due, bool(overdue_clocks(case, on)), on,
+                     duplicates)
 
 
 @dataclass
