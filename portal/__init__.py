@@ -70,6 +70,8 @@ def _import_models() -> None:
     from .accounts import models as _accounts  # noqa: F401
     from .audit import models as _audit  # noqa: F401
     from .cases import models as _cases  # noqa: F401
+    from .conferences import models as _conferences  # noqa: F401
+    from .scheduling import models as _scheduling  # noqa: F401
     from .holidays import models as _holidays  # noqa: F401
     from .mail import models as _mail  # noqa: F401
 

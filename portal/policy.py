@@ -62,6 +62,20 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "review.designate": frozenset({S}),  # the bureau names the department that reviews an opinion
     "review.answer": frozenset({S, D}),  # the designated department (the bureau itself included) answers
     "attachment.download": frozenset({S, M, L, D, P}),
+    # --- joint conferences (联席会议) ---
+    "conference.open": frozenset({S}),  # the office (petition bureau staff) opens a workspace
+    "conference.list": frozenset({A, S, L, D}),
+    "conference.view": frozenset({A, S, L, D}),  # narrowed to members, the convener, the office, admins
+    "conference.manage": frozenset({S}),  # members, slots, agenda, attendance, minutes drafts, tasks (the office)
+    "conference.post": frozenset({S, L, D}),  # messages and documents inside a workspace one may view
+    "meeting.answer": frozenset({D}),  # a member department answers the availability grid
+    "minutes.comment": frozenset({D, L}),  # comments and proposed amendments on a draft
+    "minutes.approve": frozenset({L}),  # the convener of that workspace
+    "task.list": frozenset({S, L, D}),
+    "task.report": frozenset({D}),  # the responsible department reports progress
+    "task.supervise": frozenset({S, L}),
+    "task.answer_supervision": frozenset({D}),
+    "calendar.feed": EVERYONE,
 }
 
 # Roles that see every case; a department representative and a petitioner see only their own (see below).
@@ -131,6 +145,37 @@ def visible_cases_clause(user):
     return false()
 
 
+def conference_member_department_ids(conference) -> set[int]:
+    return {m.department_id for m in conference.members if m.left_at is None}
+
+
+def can_see_conference(user, conference) -> bool:
+    """Members' representatives, the convener, the office (bureau staff) and admins."""
+    if user.role in (Role.ADMIN, Role.STAFF):
+        return True
+    if user.role == Role.LEADER:
+        return conference.convener_id == user.id
+    if user.role == Role.DEPARTMENT_REP:
+        return user.department_id in conference_member_department_ids(conference)
+    return False
+
+
+def visible_conferences_clause(user):
+    """The SQL twin of can_see_conference()."""
+    from sqlalchemy import false, select, true
+
+    from portal.conferences.models import Conference, ConferenceMember
+
+    if user.role in (Role.ADMIN, Role.STAFF):
+        return true()
+    if user.role == Role.LEADER:
+        return Conference.convener_id == user.id
+    if user.role == Role.DEPARTMENT_REP:
+        return Conference.id.in_(select(ConferenceMember.conference_id).where(
+            ConferenceMember.department_id == user.department_id, ConferenceMember.left_at.is_(None)))
+    return false()
+
+
 # Conditions on the user alone, whatever the object.
 USER_RULES: dict[str, Callable] = {
     "case.submit": lambda user: user.contact_confirmed,
@@ -158,6 +203,15 @@ OBJECT_RULES: dict[str, Callable] = {
     "opinion.download": can_see_case,
     "review.answer": lambda user, review: (user.department_id is not None
                                            and review.reviewing_department_id == user.department_id),
+    "conference.view": can_see_conference,
+    "conference.manage": can_see_conference,
+    "conference.post": can_see_conference,
+    "meeting.answer": lambda user, meeting: user.department_id in conference_member_department_ids(meeting.conference),
+    "minutes.comment": lambda user, minutes: can_see_conference(user, minutes.meeting.conference),
+    "minutes.approve": lambda user, minutes: minutes.meeting.conference.convener_id == user.id,
+    "task.report": lambda user, task: task.department_id == user.department_id,
+    "task.supervise": lambda user, task: can_see_conference(user, task.conference),
+    "task.answer_supervision": lambda user, supervision: supervision.task.department_id == user.department_id,
     "attachment.download": lambda user, attachment: (can_see_case(user, attachment.case)
                                                      and not (attachment.internal and user.role == Role.PETITIONER)),
 }

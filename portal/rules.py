@@ -49,3 +49,8 @@ REFERENCE_PREFIX = "YX"
 QUERY_CODE_LENGTH = 8
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENTS_PER_CASE = 20
+
+# --- joint conferences (local practice, see shared DOMAIN.md) ------------------------------------------
+MEETING_NOTICE_DAYS = 3  # a regular meeting is announced at least this many days ahead; shorter is urgent
+TASK_REMINDER_DAYS = 3  # the responsible department is reminded this many days before a task is due
+TASK_SUPERVISION_RESPONSE_DAYS = 5  # days to answer a task supervision notice with a reason and progress

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.timeutil import UTCDateTime, utcnow
@@ -23,3 +23,20 @@ class OutboxMessage(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="kept")  # kept | sent | failed
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str] = mapped_column(Text, default="")
+
+    attachments: Mapped[list[OutboxAttachment]] = relationship(back_populates="message", order_by="OutboxAttachment.id",
+                                                               cascade="all, delete-orphan")
+
+
+class OutboxAttachment(db.Model):
+    """A file sent with a message (e.g. an iCalendar invitation)."""
+
+    __tablename__ = "outbox_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))  # e.g. text/calendar; method=REQUEST
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    message: Mapped[OutboxMessage] = relationship(back_populates="attachments")

@@ -1,0 +1,2 @@
+"""Bookings shared by every kind of meeting (joint conferences, mediation sessions, reception days):
+one conflict check, iCalendar invitations and private calendar feeds."""
