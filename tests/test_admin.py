@@ -651,3 +651,24 @@ def test_bad_invitation_fields_are_named(app, client, admin, form, field):
     assert response.status_code == 200
     assert field_error(response, field)
     assert count(app, Invitation) == 0
+
+
+def test_outbox_shows_and_serves_message_attachments(app, client):
+    from portal.accounts.models import Role
+    from portal.extensions import db
+    from portal.mail.services import send_message
+    from tests.conftest import login
+    from tests.factories import PASSWORD, make_user
+
+    with app.test_request_context():
+        admin = make_user(Role.ADMIN)
+        message = send_message("rep@test.example", "会议邀请", "请参加会议",
+                               [("invite.ics", "text/calendar; method=REQUEST", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")])
+        db.session.commit()
+        attachment_id, email = message.attachments[0].id, admin.email
+    login(client, email, PASSWORD)
+    assert "invite.ics" in client.get("/admin/outbox").get_data(as_text=True)
+    response = client.get(f"/admin/outbox/attachments/{attachment_id}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/calendar"
+    assert response.data.startswith(b"BEGIN:VCALENDAR")

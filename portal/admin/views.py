@@ -223,9 +223,27 @@ def revoke_invitation(invitation_id):
 @bp.route("/outbox")
 @policy.requires("admin.outbox")
 def outbox():
-    page = db.paginate(select(OutboxMessage).order_by(OutboxMessage.id.desc()),
+    from sqlalchemy.orm import selectinload
+
+    from portal.mail.models import OutboxAttachment
+
+    attachments = selectinload(OutboxMessage.attachments).load_only(OutboxAttachment.id, OutboxAttachment.filename)
+    page = db.paginate(select(OutboxMessage).options(attachments).order_by(OutboxMessage.id.desc()),
                        page=_page_number(request.args.get("page", 1, type=int)), per_page=PER_PAGE, error_out=False)
     return render_template("admin/outbox.html", page=page)
+
+
+@bp.route("/outbox/attachments/<int:attachment_id>")
+@policy.requires("admin.outbox")
+def outbox_attachment(attachment_id):
+    from flask import Response
+
+    from portal.mail.models import OutboxAttachment
+
+    item = db.get_or_404(OutboxAttachment, attachment_id)
+    response = Response(item.data, mimetype=item.content_type.split(";")[0])
+    response.headers["Content-Disposition"] = f'attachment; filename="{item.filename}"'
+    return response
 
 
 # --- audit trail ------------------------------------------------------------------------
