@@ -81,12 +81,15 @@ def _register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp, views as _adv  # noqa: F401
     from .cases import (bp as cases_bp, views as _cv, views_categories as _cc, views_handling as _ch,  # noqa: F401
                         views_intake as _ci, views_list as _cl, views_triage as _ct)
+    from .conferences import (bp as conferences_bp, views_meetings as _cfm, views_minutes as _cfn,  # noqa: F401
+                              views_workspace as _cfw)
     from .holidays import bp as holidays_bp, views as _hol  # noqa: F401
     from .home import bp as home_bp, views as _hv  # noqa: F401
 
     app.register_blueprint(home_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(conferences_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(holidays_bp, url_prefix="/admin/holidays")
 
