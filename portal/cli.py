@@ -22,6 +22,25 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(audit)
 
+    tasks = AppGroup("tasks", help="Joint-conference tasks.")
+
+    @tasks.command("remind")
+    @click.option("--on", "on", default=None, help="The day to remind for (YYYY-MM-DD); today by default.")
+    def tasks_remind(on):
+        """Remind departments of tasks due within TASK_REMINDER_DAYS (each task once)."""
+        from datetime import date
+
+        from portal.conferences.tasks import send_task_reminders
+
+        try:
+            day = date.fromisoformat(on) if on else None
+        except ValueError:
+            click.echo(f"not a date: {on!r} (use YYYY-MM-DD)", err=True)
+            raise SystemExit(1)
+        click.echo(f"{send_task_reminders(day)} task reminders sent")
+
+    app.cli.add_command(tasks)
+
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
     def seed_demo(if_empty):
