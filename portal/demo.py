@@ -142,6 +142,27 @@ def _seed_cases() -> None:
                     "请求依法办理确权登记。", "土地与规划", day - timedelta(days=24),
                     [intake.PetitionerData("孙有田", "320102196607070030", "13511112222", "Y市东区田园村3组")])
     triage.refer(land, staff, ReferralKind.ASSIGN, depts["YX-ZRZY"].id, on=day - timedelta(days=20))
+    _seed_conference(land, users, depts)
+
+
+def _seed_conference(case, users: dict, depts: dict):
+    """A joint-conference workspace for the land case: convened by the leader, the bureau as the office, three
+    member departments, one shared document and two messages, made through the workspace services."""
+    from portal import uploads
+    from portal.conferences import workspace
+
+    staff = users["staff@yx.example"]
+    conference = workspace.open_conference(
+        staff, title="宅基地确权登记联席会议", purpose="宅基地确权登记久拖未办，涉及自然资源、住建和人社等部门，需共同研究解决。",
+        case_ids=[case.id], convener_id=users["leader@yx.example"].id,
+        department_ids=[depts[code].id for code in ("YX-RSJ", "YX-ZJJ", "YX-ZRZY")])
+    pdf = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+           b"trailer<</Root 1 0 R>>\n%%EOF\n")
+    workspace.add_document(conference, staff, "确权登记办理情况说明",
+                           [uploads.CheckedFile("确权登记办理情况说明.pdf", "pdf", pdf)], note="信访局整理")
+    workspace.post_message(conference, users["land@yx.example"], "自然资源局已调取该宅基地的测绘资料，本周内提供。")
+    workspace.post_message(conference, staff, "请各成员单位在第一次会议前反馈本单位意见。")
+    return conference
 
 
 def refuse_demo_data_in_production() -> None:

@@ -412,3 +412,22 @@ def test_the_list_and_the_page_run_a_fixed_number_of_queries(app, client, world,
     for n in range(3):
         open_workspace(client, world, **{"open-title": f"更多{n}"})
     assert measure() == before
+
+
+# --- demo data -----------------------------------------------------------------------------------------------------
+
+def test_the_demo_has_a_workspace_for_the_land_case(app, client):
+    from portal.demo import DEMO_PASSWORD, seed
+
+    with database(app) as session:
+        seed()
+        conference = session.scalar(select(Conference))
+        case = session.get(Case, conference.case_links[0].case_id)
+        assert case.subject == "宅基地确权登记久拖未办"
+        assert sorted(m.department.code for m in conference.members) == ["YX-RSJ", "YX-ZJJ", "YX-ZRZY"]
+        assert conference.convener.email == "leader@yx.example"
+        assert count(app, ConferenceDocument) == 1 and count(app, ConferenceMessage) == 2
+        conference_id = conference.id
+    assert login(client, "land@yx.example", DEMO_PASSWORD).status_code == 303
+    page = text(client.get(f"/conferences/{conference_id}"))
+    assert "确权登记办理情况说明" in page and "本周内提供" in page
