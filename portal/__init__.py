@@ -85,11 +85,13 @@ def _register_blueprints(app: Flask) -> None:
                               views_workspace as _cfw)
     from .holidays import bp as holidays_bp, views as _hol  # noqa: F401
     from .home import bp as home_bp, views as _hv  # noqa: F401
+    from .scheduling import bp as scheduling_bp, views as _sv  # noqa: F401
 
     app.register_blueprint(home_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(conferences_bp)
+    app.register_blueprint(scheduling_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(holidays_bp, url_prefix="/admin/holidays")
 
