@@ -5,10 +5,20 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from portal.forms import REQUIRED, int_or_none
+from portal.forms import REQUIRED
 from portal.uploads import ACCEPT
 
 from .minutes import TEXT_MAX, TITLE_MAX
+
+
+def choice_id(value):
+    """A select's id: empty is None; anything else that is not a number is refused with the field's message."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(_l("Choose one of the options.")) from None
 
 
 class PartForm(FlaskForm):
@@ -21,12 +31,12 @@ class PartForm(FlaskForm):
 class AgendaItemForm(PartForm):
     title = StringField(_l("Title"), validators=[DataRequired(REQUIRED), Length(max=TITLE_MAX)])
     notes = TextAreaField(_l("Notes"), validators=[Length(max=TEXT_MAX)], render_kw={"rows": 2})
-    case_id = SelectField(_l("Case (optional)"), coerce=int_or_none, validate_choice=False)
-    document_id = SelectField(_l("Document (optional)"), coerce=int_or_none, validate_choice=False)
+    case_id = SelectField(_l("Case (optional)"), coerce=choice_id, validate_choice=False)
+    document_id = SelectField(_l("Document (optional)"), coerce=choice_id, validate_choice=False)
 
 
 class GuestForm(PartForm):
-    guest_department_id = SelectField(_l("Invited department"), coerce=int_or_none, validate_choice=False)
+    guest_department_id = SelectField(_l("Invited department"), coerce=choice_id, validate_choice=False)
     guest_representative = StringField(_l("Representative"), validators=[Length(max=200)])
 
 
@@ -53,9 +63,9 @@ class AddendumForm(PartForm):
 
 class TaskForm(PartForm):
     title = StringField(_l("Task"), description=_l("Empty: the decision's text."), validators=[Length(max=TITLE_MAX)])
-    department_id = SelectField(_l("Responsible department"), coerce=int_or_none, validate_choice=False,
+    department_id = SelectField(_l("Responsible department"), coerce=choice_id, validate_choice=False,
                                 validators=[DataRequired(REQUIRED)])
-    owner_id = SelectField(_l("Owner (optional)"), coerce=int_or_none, validate_choice=False)
+    owner_id = SelectField(_l("Owner (optional)"), coerce=choice_id, validate_choice=False)
     due_on = DateField(_l("Due date"), validators=[DataRequired(REQUIRED)])
     expected_result = TextAreaField(_l("Expected result"), validators=[Length(max=TEXT_MAX)], render_kw={"rows": 2})
 

@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import nullcontext
 
-from flask_babel import gettext as _
+from flask import has_request_context
+from flask_babel import force_locale, gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -64,10 +66,12 @@ def carry_open_tasks(meeting: Meeting, actor=None) -> list[AgendaItem]:
         .options(joinedload(Task.department)).order_by(Task.due_on, Task.id)))
     position = _next_position(meeting)
     items = []
+    locale = None if has_request_context() else (getattr(actor, "locale", None) or "zh_CN")
     for task in tasks:
-        item = AgendaItem(meeting_id=meeting.id, position=position, task_id=task.id,
-                          title=_("Open task: %(title)s (%(department)s, due %(due)s)", title=task.title,
-                                  department=task.department.name, due=task.due_on.isoformat())[:TITLE_MAX],
+        with force_locale(locale) if locale else nullcontext():
+            title = _("Open task: %(title)s (%(department)s, due %(due)s)", title=task.title,
+                      department=task.department.name, due=task.due_on.isoformat())
+        item = AgendaItem(meeting_id=meeting.id, position=position, task_id=task.id, title=title[:TITLE_MAX],
                           notes=task.expected_result)
         db.session.add(item)
         items.append(item)

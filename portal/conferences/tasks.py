@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask_babel import gettext as _
+from flask import current_app, url_for
+from flask_babel import force_locale, gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -109,12 +110,22 @@ def mark_done(task: Task, actor) -> None:
     db.session.commit()
 
 
+def _link(task: Task) -> str:
+    """The task page for a message: absolute when the portal knows its address, else its path (the CLI)."""
+    try:
+        return external_url("conferences.task_detail", conference_id=task.conference_id, task_id=task.id)
+    except RuntimeError:
+        with current_app.test_request_context():
+            return url_for("conferences.task_detail", conference_id=task.conference_id, task_id=task.id)
+
+
 def _recipients(task: Task) -> list[str]:
+    """(address, locale) of the owner, or else of every active representative of the department."""
     if task.owner is not None and task.owner.active and (task.owner.email or task.owner.phone):
-        return [task.owner.email or task.owner.phone]
+        return [(task.owner.email or task.owner.phone, task.owner.locale)]
     reps = db.session.scalars(select(User).where(User.department_id == task.department_id,
                                                  User.role == Role.DEPARTMENT_REP, User.active.is_(True)))
-    return [u.email or u.phone for u in reps if u.email or u.phone]
+    return [(u.email or u.phone, u.locale) for u in reps if u.email or u.phone]
 
 
 def supervise(task: Task, *, method: str, notice: str, actor, on: date | None = None) -> TaskSupervision:
@@ -133,11 +144,13 @@ def supervise(task: Task, *, method: str, notice: str, actor, on: date | None = 
     db.session.add(supervision)
     record("task.supervised", supervision, actor=actor,
            details={"task": task.id, "method": method, "respond_by": supervision.respond_by.isoformat()})
-    link = external_url("conferences.task_detail", conference_id=task.conference_id, task_id=task.id)
-    for recipient in _recipients(task):
-        send_message(recipient, _("Supervision notice: %(title)s", title=task.title),
-                     _("%(notice)s\n\nAnswer by %(date)s with the reason for the delay and a progress report: %(link)s",
-                       notice=notice, date=supervision.respond_by.isoformat(), link=link))
+    link = _link(task)
+    for recipient, locale in _recipients(task):
+        with force_locale(locale or "zh_CN"):
+            subject = _("Supervision notice: %(title)s", title=task.title)
+            body = _("%(notice)s\n\nAnswer by %(date)s with the reason for the delay and a progress report: %(link)s",
+                     notice=notice, date=supervision.respond_by.isoformat(), link=link)
+        send_message(recipient, subject, body)
     db.session.commit()
     return supervision
 
@@ -166,13 +179,14 @@ def send_task_reminders(on: date | None = None) -> int:
                            Task.due_on <= on + timedelta(days=rules.TASK_REMINDER_DAYS))
         .options(joinedload(Task.owner), joinedload(Task.conference)).order_by(Task.id)))
     for task in tasks:
-        link = external_url("conferences.task_detail", conference_id=task.conference_id, task_id=task.id)
+        link = _link(task)
         recipients = _recipients(task)
-        for recipient in recipients:
-            send_message(recipient, _("Task due on %(date)s: %(title)s", date=task.due_on.isoformat(), title=task.title),
-                         _("The task \"%(title)s\" of %(conference)s is due on %(date)s. Report the progress: %(link)s",
-                           title=task.title, conference=task.conference.title, date=task.due_on.isoformat(),
-                           link=link))
+        for recipient, locale in recipients:
+            with force_locale(locale or "zh_CN"):
+                subject = _("Task due on %(date)s: %(title)s", date=task.due_on.isoformat(), title=task.title)
+                body = _("The task \"%(title)s\" of %(conference)s is due on %(date)s. Report the progress: %(link)s",
+                         title=task.title, conference=task.conference.title, date=task.due_on.isoformat(), link=link)
+            send_message(recipient, subject, body)
         task.reminded_on = on
         record("task.reminded", task, details={"on": on.isoformat(), "recipients": len(recipients)})
     db.session.commit()

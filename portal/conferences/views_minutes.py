@@ -183,6 +183,8 @@ def attendance_save(conference_id: int, meeting_id: int):
         rows.append({"department_id": department_id, "status": request.form.get(f"status-{raw}", ""),
                      "representative": request.form.get(f"representative-{raw}", "")})
     guest = GuestForm()
+    if _form_failed(guest):
+        return _agenda_page(conference, meeting, guest_form=guest)
     if guest.guest_department_id.data is not None:
         rows.append({"department_id": guest.guest_department_id.data, "status": "attended",
                      "representative": guest.guest_representative.data or ""})
