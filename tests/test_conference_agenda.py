@@ -36,7 +36,7 @@ def test_agenda_items_with_case_and_document_links(app):
         session.commit()
         document_id = document.id
     office = client_for(app, w.staff)
-    response = office.post(f"{w.base}/agenda", data={"title": "通报案件办理情况", "notes": "十分钟",
+    response = office.post(f"{w.base}/agenda/items", data={"title": "通报案件办理情况", "notes": "十分钟",
                                                    "case_id": str(w.case_id), "document_id": str(document_id)})
     assert response.status_code == 303
     page = text(office.get(f"{w.base}/agenda"))
@@ -44,12 +44,12 @@ def test_agenda_items_with_case_and_document_links(app):
     # bad input: a clear message, nothing changes
     for data in [{"title": ""}, {"title": "x", "case_id": "999999"}, {"title": "x", "document_id": "abc"},
                  {"title": "x", "document_id": "999999"}]:
-        assert office.post(f"{w.base}/agenda", data=data).status_code == 200
+        assert office.post(f"{w.base}/agenda/items", data=data).status_code == 200
     assert titles(app, w.meeting_id) == ["通报案件办理情况"]
     # members see the agenda but do not change it; outsiders see nothing
     member = client_for(app, w.reps[0])
     assert "通报案件办理情况" in text(member.get(f"{w.base}/agenda"))
-    assert member.post(f"{w.base}/agenda", data={"title": "x"}).status_code == 403
+    assert member.post(f"{w.base}/agenda/items", data={"title": "x"}).status_code == 403
     assert client_for(app, w.outsider).get(f"{w.base}/agenda").status_code == 403
 
 
@@ -57,7 +57,7 @@ def test_reorder_with_and_without_htmx(app):
     w = build_workspace(app)
     office = client_for(app, w.staff)
     for title in ["甲", "乙", "丙"]:
-        office.post(f"{w.base}/agenda", data={"title": title})
+        office.post(f"{w.base}/agenda/items", data={"title": title})
     first, second, third = item_ids(app, w.meeting_id)
     # no JavaScript: a plain form and a redirect back to the agenda
     response = office.post(f"{w.base}/agenda/{third}/move", data={"direction": "up"})

@@ -81,7 +81,7 @@ def minutes_row(app, meeting_id: int) -> Minutes:
 
 
 def draft(client, w, body="会议议定以下事项。", decisions="一、住建局牵头制定补偿方案\n二、街道做好解释工作", version=""):
-    return client.post(f"{w.base}/minutes", data={"body": body, "decisions": decisions, "version": version})
+    return client.post(f"{w.base}/minutes/draft", data={"body": body, "decisions": decisions, "version": version})
 
 
 def test_minutes_from_draft_through_amendment_to_approval_and_lock(app):
@@ -185,7 +185,7 @@ def test_outsiders_and_members_cannot_manage_minutes(app):
     assert outsider.post(f"{w.base}/minutes/comments", data={"text": "x"}).status_code == 403
     assert outsider.get(f"{w.base}/minutes.pdf").status_code == 403
     member = client_for(app, w.reps[0])
-    assert member.post(f"{w.base}/minutes", data={"body": "x", "version": "1"}).status_code == 403
+    assert member.post(f"{w.base}/minutes/draft", data={"body": "x", "version": "1"}).status_code == 403
     assert client_for(app, w.other_leader).get(f"{w.base}/minutes").status_code == 403
     assert office.get(f"/conferences/{w.conference_id}/meetings/999999/minutes").status_code == 404
 

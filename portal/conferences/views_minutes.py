@@ -125,7 +125,7 @@ def meeting_agenda(conference_id: int, meeting_id: int):
     return _agenda_page(conference, meeting)
 
 
-@bp.post("/conferences/<int:conference_id>/meetings/<int:meeting_id>/agenda")
+@bp.post("/conferences/<int:conference_id>/meetings/<int:meeting_id>/agenda/items")
 @policy.requires("conference.manage")
 def agenda_add(conference_id: int, meeting_id: int):
     conference, meeting = load_meeting(conference_id, meeting_id, "conference.manage")
@@ -239,7 +239,7 @@ def meeting_minutes(conference_id: int, meeting_id: int):
     return _minutes_page(conference, meeting)
 
 
-@bp.post("/conferences/<int:conference_id>/meetings/<int:meeting_id>/minutes")
+@bp.post("/conferences/<int:conference_id>/meetings/<int:meeting_id>/minutes/draft")
 @policy.requires("conference.manage")
 def minutes_save(conference_id: int, meeting_id: int):
     conference, meeting = load_meeting(conference_id, meeting_id, "conference.manage")
