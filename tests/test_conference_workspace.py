@@ -230,7 +230,8 @@ def test_inviting_a_present_department_or_nonsense_is_refused(app, client, world
     assert field_error(response, "invite-department_id") == catalog(app, "%(dept)s already takes part.", dept="人社局（测试）")
     for data in ({"invite-department_id": "x", "invite-kind": "member"},
                  {"invite-department_id": str(world.outsider_department.id), "invite-kind": "boss"},
-                 {"invite-department_id": str(world.bureau.id), "invite-kind": "member"}, {}):
+                 {"invite-department_id": str(world.bureau.id), "invite-kind": "member"},
+                 {"invite-department_id": "99999999999999", "invite-kind": "member"}, {}):
         assert client.post(f"/conferences/{conference_id}/members", data=data).status_code == 200
     assert count(app, ConferenceMember, ConferenceMember.conference_id == conference_id) == 3
 
@@ -372,7 +373,9 @@ def test_messages_without_javascript_and_bad_input(app, client, world):
     assert response.status_code == 200 and field_error(response, "message-body") == catalog(app, "This field is required.")
     response = client.post(f"/conferences/{conference_id}/messages", data={"message-body": ""}, headers=HX)
     assert response.status_code == 200 and response.headers["HX-Retarget"] == "#message-form"
-    assert client.get(f"/conferences/{conference_id}/messages/new?after=abc", headers=HX).status_code == 200
+    for after in ("abc", "-5", "99999999999999999999"):
+        assert client.get(f"/conferences/{conference_id}/messages/new?after={after}", headers=HX).status_code == 200
+    assert client.get("/conferences/new?case=99999999999999").status_code == 200
     assert client.get(f"/conferences/{conference_id}/messages/new").status_code == 303
     assert count(app, ConferenceMessage) == 1
 

@@ -116,7 +116,7 @@ def open_conference():
     from portal.cases.models import Case
 
     form = OpenForm(prefix="open")
-    case_id = int_or_none(request.args.get("case"))
+    case_id = workspace.db_id(int_or_none(request.args.get("case")))
     preselected = [c for c in [db.session.get(Case, case_id) if case_id else None] if c is not None]
     _open_choices(form, preselected)
     if request.method == "GET" and preselected:
@@ -257,6 +257,7 @@ def download(conference_id, document_id, version_id):
 def _new_messages(conference: Conference):
     """Messages after the one the page shows last (the `after` value the page sends), for htmx."""
     after = int_or_none(request.values.get("after"))
+    after = after if after is None or 0 <= after < 2**31 else None
     items = workspace.messages(conference, after=after if after is not None else 0)
     last = items[-1].id if items else after
     response = make_response(render_template("conferences/workspace/_new_messages.html", conference=conference,

@@ -46,6 +46,11 @@ def _text(value: str | None, name: str, limit: int, required: bool = True) -> st
     return value
 
 
+def db_id(value) -> int | None:
+    """A number an INTEGER id column can hold, else None (a larger one would be a database error, not a refusal)."""
+    return value if isinstance(value, int) and 0 < value < 2**31 else None
+
+
 def _open(conference: Conference) -> None:
     if conference.closed_at is not None:
         raise WorkspaceError(_("This workspace is closed; it can be read but no longer changed."))
@@ -120,7 +125,7 @@ def open_conference(user: User, *, title: str, purpose: str, case_ids: list[int]
     cases = list(db.session.scalars(select(Case).where(Case.id.in_(case_ids))))
     if len(cases) != len(case_ids):
         raise WorkspaceError(_("One of the chosen cases does not exist."), "case_ids")
-    convener = db.session.get(User, convener_id) if convener_id else None
+    convener = db.session.get(User, db_id(convener_id)) if db_id(convener_id) else None
     if convener is None or convener.role != Role.LEADER or not convener.active:
         raise WorkspaceError(_("Choose a leader as the convener."), "convener_id")
     department_ids = list(dict.fromkeys(i for i in department_ids if i is not None))
@@ -148,7 +153,7 @@ def open_conference(user: User, *, title: str, purpose: str, case_ids: list[int]
 def invite(conference: Conference, user: User, department_id: int | None, kind: MemberKind) -> ConferenceMember:
     """Invite a department as a member or as a guest; a department that left may be invited again."""
     _open(conference)
-    department = db.session.get(Department, department_id) if department_id else None
+    department = db.session.get(Department, db_id(department_id)) if db_id(department_id) else None
     if department is None or department.id not in {d.id for d in member_departments()}:
         raise WorkspaceError(_("Choose a department."), "department_id")
     if not isinstance(kind, MemberKind):
