@@ -421,3 +421,22 @@ def test_the_meetings_section_runs_a_fixed_number_of_queries(app, client, count_
     for depth, n in counts:
         by_page.setdefault(depth, set()).add(n)
     assert all(len(values) == 1 for values in by_page.values()), counts
+
+
+def test_the_workspace_page_shows_the_meetings_and_the_invitation_notice(app, client):
+    if "conferences.detail" not in app.view_functions:
+        pytest.skip("the workspace page is not there yet")
+    ws = add_workspace(app)
+    meeting_id, _ = fixed_meeting(app, client, ws, days=10, at="09:00", room="301会议室")
+    _as(client, ws.office)
+    polling_id = propose(client, ws, title="第二次联席会议", days_ahead=20)
+    _as(client, ws.reps[1])
+    page = client.get(f"/conferences/{ws.id}")
+    assert page.status_code == 200
+    body = text(page)
+    assert 'id="conference-meetings"' in body and "301会议室" in body
+    assert f"{_base(ws)}/{meeting_id}.ics" in body
+    assert 'class="notices"' in body  # the in-portal invitation
+    assert f'hx-post="{_base(ws)}/{polling_id}/answer"' in body  # the grid of the polling meeting
+    _as(client, ws.outsider)
+    assert client.get(f"/conferences/{ws.id}").status_code == 403
