@@ -104,6 +104,22 @@ def select_locale() -> str:
     return "zh_CN"
 
 
+@login_manager.unauthorized_handler
+def _unauthorized():
+    """Anonymous users go to the log-in page; an in-page request (an expired session) navigates there whole."""
+    from urllib.parse import urlsplit
+
+    from flask import Response
+
+    if request.headers.get("HX-Request") == "true":
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        target = (current.path + (f"?{current.query}" if current.query else "")) if current.path else request.path
+        response = Response(status=204)
+        response.headers["HX-Redirect"] = url_for("accounts.login", next=target)
+        return response
+    return redirect(url_for("accounts.login", next=request.full_path if request.query_string else request.path))
+
+
 @login_manager.user_loader
 def load_user(user_id: str):
     from .accounts.models import User
@@ -166,7 +182,16 @@ def _register_hooks(app: Flask) -> None:
 
 
 def _register_errors(app: Flask) -> None:
+    from .htmx import is_fragment
+
     def page(code: int, title: str, message: str):
+        if is_fragment():
+            # An in-page request shows the message above the page instead of pasting a page into a fragment.
+            response = app.make_response((render_template("errors/_alert.html", code=code, title=title,
+                                                          message=message), code))
+            response.headers["HX-Retarget"] = "#page-alert"
+            response.headers["HX-Reswap"] = "innerHTML"
+            return response
         return render_template("errors/error.html", code=code, title=title, message=message), code
 
     @app.errorhandler(400)

@@ -479,7 +479,9 @@ def test_a_concurrent_change_becomes_a_message(app, client, on_day):
         # someone else's change lands between reading the case and saving the outcome
         db.session.execute(update(Case).where(Case.id == case.id).values(version=Case.version + 1)
                            .execution_options(synchronize_session=False))
-        with pytest.raises(CaseError, match="Someone else changed this case"):
+        from flask_babel import force_locale
+
+        with force_locale("en"), pytest.raises(CaseError, match="Someone else changed this case"):
             triage.reject(case, staff, "不属于信访事项", "向法院起诉")
     assert get_case(app, world.case_id).status == CaseStatus.REGISTERED
     assert "case.rejected" not in audit_actions(app)

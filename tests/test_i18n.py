@@ -39,7 +39,9 @@ def _chinese_mo() -> Path:
 
 
 def _entries(catalog) -> dict:
-    return {message.id: message for message in catalog if message.id}
+    # A plural entry's id is a (singular, plural) pair: a list in a .po catalog, a tuple in a compiled one.
+    return {tuple(message.id) if isinstance(message.id, (list, tuple)) else message.id: message
+            for message in catalog if message.id}
 
 
 def _texts(message) -> list[str]:
@@ -109,7 +111,7 @@ def test_compiled_catalog_matches_the_po_file(chinese_po):
     with _chinese_mo().open("rb") as f:
         compiled = _entries(read_mo(f))
     stale = [_show(key) for key, entry in _entries(chinese_po).items()
-             if not entry.fuzzy and entry.string and (key not in compiled or compiled[key].string != entry.string)]
+             if not entry.fuzzy and entry.string and (key not in compiled or _texts(compiled[key]) != _texts(entry))]
     assert not stale, ("compiled catalog out of date, run pybabel compile -d portal/translations:\n  "
                        + "\n  ".join(stale))
 
