@@ -8,34 +8,48 @@ from playwright.sync_api import expect
 from portal.conferences import meetings
 from portal.conferences.models import Conference
 from portal.extensions import db
-from tests.factories import PASSWORD
-from tests.scheduling_helpers import local_day, make_workspace
+from tests.scheduling_helpers import local_day
+
+
+# Demo accounts only (no new users or departments: other browser tests count them). The representative
+# who clicks is one no other browser test signs in with.
+OFFICE, CONVENER, REPRESENTATIVE = "staff@yx.example", "leader@yx.example", "housing@yx.example"
+MEMBER_CODES = ("YX-ZJJ", "YX-RSJ", "YX-ZRZY")
 
 
 def _build(live_app):
     """A workspace with three member departments and a meeting with two candidate times."""
-    from portal.accounts.models import User
+    from sqlalchemy import select
+
+    from portal.accounts.models import Department, DepartmentKind, User
+    from portal.conferences.models import ConferenceMember
 
     with live_app.app_context(), live_app.test_request_context():
-        ws = make_workspace(title="浏览器测试联席会议")
-        conference = db.session.get(Conference, ws.id)
-        office = db.session.get(User, ws.office.id)
-        first = meetings.SlotInput(on=local_day(10), at=time(9, 0), minutes=90,
-                                   room="301会议室")
+        office = db.session.scalar(select(User).where(User.email == OFFICE))
+        convener = db.session.scalar(select(User).where(User.email == CONVENER))
+        bureau = db.session.scalar(select(Department).where(Department.kind == DepartmentKind.PETITION_BUREAU))
+        members = [db.session.scalar(select(Department).where(Department.code == c)) for c in MEMBER_CODES]
+        conference = Conference(title="浏览器测试联席会议", purpose="", convener_id=convener.id,
+                                office_department_id=bureau.id, created_by_id=office.id)
+        db.session.add(conference)
+        db.session.flush()
+        for department in members:
+            db.session.add(ConferenceMember(conference_id=conference.id, department_id=department.id))
+        db.session.commit()
+        first = meetings.SlotInput(on=local_day(10), at=time(9, 0), minutes=90, room="301会议室")
         meeting = meetings.propose(conference, office, "协调会", first)
         second = meetings.SlotInput(on=local_day(11), at=time(14, 0), minutes=60,
                                     online_link="https://meet.example/x")
         meetings.add_slot(meeting, office, second)
-        slot_ids = [s.id for s in meeting.slots]
-        return ws, meeting.id, slot_ids
+        return (conference.id, meeting.id, [s.id for s in meeting.slots], [d.id for d in members],
+                [d.name for d in members])
 
 
 def test_a_representative_answers_and_the_grid_updates_in_place(page, live_app, sign_in):
-    ws, meeting_id, (first, second) = _build(live_app)
-    rep = ws.reps[0]
-    department = rep.department_id
-    sign_in(page, rep.login, PASSWORD)
-    page.goto(f"/conferences/{ws.id}/meetings/{meeting_id}")
+    conference_id, meeting_id, (first, second), department_ids, names = _build(live_app)
+    department = department_ids[0]
+    sign_in(page, REPRESENTATIVE)
+    page.goto(f"/conferences/{conference_id}/meetings/{meeting_id}")
     page.evaluate("window.__samePage = true")
 
     cell = page.locator(f'#slot-{first} td[data-department="{department}"]')
@@ -52,11 +66,7 @@ def test_a_representative_answers_and_the_grid_updates_in_place(page, live_app, 
     expect(cell).to_have_class("answer answer-if_need_be")
     expect(page.locator(f"#slot-{first} td.counts")).to_have_attribute("data-yes", "0")
     assert page.evaluate("window.__samePage === true"), "the page was reloaded instead of swapping the row"
-    with live_app.app_context():
-        from portal.accounts.models import Department
-
-        own = db.session.get(Department, department).name
-        others = [db.session.get(Department, d).name for d in ws.department_ids[1:]]
+    own, others = names[0], names[1:]
     expect(page.locator(f"#missing-{meeting_id}")).not_to_contain_text(own)  # swapped out of band
 
     # The row and the list of departments still missing came from the server.
