@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
@@ -35,7 +35,7 @@ def _ref(user) -> UserRef:
 def make_workspace(title: str = "欠薪问题联席会议", departments: int = 3, *, office_user=None, convener=None,
                    shared_department_ids: tuple[int, ...] = ()) -> Workspace:
     """Call inside an app context. Departments in shared_department_ids join as members too."""
-    from portal.accounts.models import Department, User
+    from portal.accounts.models import Department
 
     bureau = db.session.scalar(select(Department).where(Department.kind == DepartmentKind.PETITION_BUREAU))
     if bureau is None:
@@ -77,7 +77,7 @@ def slot_data(days_ahead: int = 10, at: str = "09:00", minutes: int = 90, **extr
 
 def utc_of(days_ahead: int, at: str) -> datetime:
     hour, minute = map(int, at.split(":"))
-    return datetime.combine(local_day(days_ahead), time(hour, minute), tzinfo=ZONE).astimezone(timezone.utc)
+    return datetime.combine(local_day(days_ahead), time(hour, minute), tzinfo=ZONE).astimezone(UTC)
 
 
 def get_meeting(app, meeting_id: int) -> Meeting:

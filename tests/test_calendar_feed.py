@@ -33,7 +33,7 @@ def test_the_feed_lists_only_the_users_meetings(app, client):
     ws = add_workspace(app, title="工作区一")
     mine, _ = fixed_meeting(app, client, ws, days=10)
     other = add_workspace(app, title="工作区二")
-    theirs, _ = fixed_meeting(app, client, other, days=11)
+    fixed_meeting(app, client, other, days=11)
 
     _as(client, ws.reps[0])
     profile = text(client.get("/account"))
@@ -57,7 +57,7 @@ def test_the_feed_lists_only_the_users_meetings(app, client):
 
 def test_a_regenerated_revoked_or_wrong_token_gives_404(app, client):
     user = sign_in(app, client, Role.DEPARTMENT_REP)
-    path, token = make_feed(client)
+    path, _token = make_feed(client)
     assert client.get(path).status_code == 200
     assert len(Calendar.from_ical(client.get(path).data).walk("VEVENT")) == 0
     new_path, _new = make_feed(client)

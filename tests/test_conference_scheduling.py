@@ -3,6 +3,7 @@ invitations with iCalendar attachments, rescheduling and cancelling."""
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 import pytest
 from sqlalchemy import select
@@ -12,9 +13,8 @@ from portal.scheduling.models import Booking, BookingParticipant
 from portal.scheduling.services import Participants, find_conflicts
 from tests.conftest import login
 from tests.factories import PASSWORD
-from tests.helpers import (audit_events, count, database, flashes, form_errors, field_error, location, outbox,
-                           text)
-from tests.scheduling_helpers import (add_workspace, calendars, get_meeting, slot_data, utc_of, vevent)
+from tests.helpers import audit_events, count, database, field_error, flashes, form_errors, location, outbox, text
+from tests.scheduling_helpers import add_workspace, calendars, get_meeting, slot_data, utc_of, vevent
 
 HX = {"HX-Request": "true"}
 
@@ -158,9 +158,9 @@ def test_three_departments_answer_the_grid_and_the_office_sees_counts_and_who_is
 
     _as(client, ws.office)
     page = client.get(f"{_base(ws)}/{meeting_id}")
-    row = re.search(rf'<tr id="slot-{first}".*?</tr>', page.get_data(as_text=True), re.S).group(0)
+    row = re.search(rf'<tr id="slot-{first}".*?</tr>', page.get_data(as_text=True), re.DOTALL).group(0)
     assert 'data-yes="2"' in row
-    missing = re.search(rf'<p class="help" id="missing-{meeting_id}">(.*?)</p>', text(page), re.S).group(1)
+    missing = re.search(rf'<p class="help" id="missing-{meeting_id}">(.*?)</p>', text(page), re.DOTALL).group(1)
     with database(app) as session:
         from portal.accounts.models import Department
 
@@ -238,14 +238,14 @@ def test_the_same_room_is_a_conflict_and_a_non_overlapping_time_is_not(app, clie
 
 
 def test_the_conflict_check_is_generic_over_kinds_users_and_departments(app):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     with database(app) as session:
         from tests.factories import make_department, make_user
 
         department = make_department()
         user = make_user()
-        start = datetime(2030, 1, 1, 1, tzinfo=timezone.utc)
+        start = datetime(2030, 1, 1, 1, tzinfo=UTC)
         booking = Booking(kind="mediation_session", ref_id=7, title="调解", starts_at=start,
                           ends_at=start + timedelta(hours=2), room="")
         booking.participants = [BookingParticipant(user_id=user.id)]
@@ -322,7 +322,7 @@ def test_fixing_sends_invitations_with_a_valid_ics_and_a_reschedule_updates_the_
     # Another time: an update of the same event.
     response = add_slot(client, ws, meeting_id, days_ahead=12, at="14:00")
     assert response.status_code == 303
-    new_slot = [i for i in slot_ids(app, meeting_id) if i != slot_id][0]
+    new_slot = next(i for i in slot_ids(app, meeting_id) if i != slot_id)
     assert choose(client, ws, meeting_id, new_slot).status_code == 303
     (_first, (content_type, calendar)) = calendars(app, ws.reps[1].email)
     event = vevent(calendar)
@@ -410,9 +410,9 @@ def test_the_meetings_section_runs_a_fixed_number_of_queries(app, client, count_
         _answer_all(app, meeting_id, big.department_ids)
 
     counts = []
-    for ws, meeting_id in ((small, small_meeting), (big, meeting_id)):
+    for ws, shown in ((small, small_meeting), (big, meeting_id)):
         _as(client, ws.office)
-        for url in (f"/conferences/{ws.id}/meetings", f"{_base(ws)}/{meeting_id}"):
+        for url in (f"/conferences/{ws.id}/meetings", f"{_base(ws)}/{shown}"):
             client.get(url)  # warm up
             with count_queries() as counter:
                 assert client.get(url).status_code == 200

@@ -1,22 +1,22 @@
 """The iCalendar documents: invitations, updates, cancellations and feeds parse back with icalendar."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar
 
 from portal.scheduling import ics
 
-START = datetime(2030, 3, 4, 1, 30, tzinfo=timezone.utc)
+START = datetime(2030, 3, 4, 1, 30, tzinfo=UTC)
 
 
 def _data(**overrides) -> ics.EventData:
-    values = dict(uid="meeting-7-abc@portal.example", sequence=0, title="联席会议：欠薪问题",
-                  starts_at=START, ends_at=START + timedelta(minutes=90), location="市政府3号楼 · 301会议室",
-                  description="第一次会议\nhttps://portal.example/conferences/1/meetings/7",
-                  url="https://portal.example/conferences/1/meetings/7",
-                  organizer=ics.Person("Y市信访局", "portal@yx.example"),
-                  attendees=(ics.Person("张三", "zhang@dept.example"), ics.Person("李四", "li@dept.example")))
+    values = {"uid": "meeting-7-abc@portal.example", "sequence": 0, "title": "联席会议：欠薪问题",
+                  "starts_at": START, "ends_at": START + timedelta(minutes=90), "location": "市政府3号楼 · 301会议室",
+                  "description": "第一次会议\nhttps://portal.example/conferences/1/meetings/7",
+                  "url": "https://portal.example/conferences/1/meetings/7",
+                  "organizer": ics.Person("Y市信访局", "portal@yx.example"),
+                  "attendees": (ics.Person("张三", "zhang@dept.example"), ics.Person("李四", "li@dept.example"))}
     values.update(overrides)
     return ics.EventData(**values)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, request
@@ -163,7 +163,7 @@ def _slot_times(data: SlotInput, now: datetime) -> tuple[datetime, datetime]:
         raise MeetingError(_("Give the length in minutes."), "minutes")
     if data.minutes <= 0 or data.minutes > MAX_MINUTES:
         raise MeetingError(_("A meeting lasts from 1 to %(n)d minutes.", n=MAX_MINUTES), "minutes")
-    starts_at = datetime.combine(data.on, data.at, tzinfo=timeutil.local_zone()).astimezone(timezone.utc)
+    starts_at = datetime.combine(data.on, data.at, tzinfo=timeutil.local_zone()).astimezone(UTC)
     ends_at = starts_at + timedelta(minutes=data.minutes)
     if starts_at <= now:
         raise MeetingError(_("This time is in the past. Choose a time ahead."), "on")

@@ -20,7 +20,6 @@ from .forms_meetings import AnswerForm, CancelForm, ChooseForm, ProposeForm, Rem
 from .models import Answer, Conference, Meeting, MeetingStatus
 from .views import load_conference
 
-
 # --- template helpers ---------------------------------------------------------------------------------------
 
 @bp.app_template_global()
@@ -261,7 +260,7 @@ def cancel_meeting(conference_id, meeting_id):
 @bp.route("/conferences/<int:conference_id>/meetings/<int:meeting_id>.ics")
 @policy.requires("conference.view")
 def meeting_ics(conference_id, meeting_id):
-    conference, meeting = _load(conference_id, meeting_id)
+    _conference, meeting = _load(conference_id, meeting_id)
     if meeting.starts_at is None:
         abort(404)
     return Response(meetings.meeting_ics(meeting), mimetype="text/calendar", headers={

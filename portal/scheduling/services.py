@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import selectinload
@@ -29,7 +29,7 @@ class Participants:
     department_ids: frozenset[int] = frozenset()
 
     @classmethod
-    def of(cls, user_ids: Iterable[int | None] = (), department_ids: Iterable[int | None] = ()) -> "Participants":
+    def of(cls, user_ids: Iterable[int | None] = (), department_ids: Iterable[int | None] = ()) -> Participants:
         return cls(frozenset(i for i in user_ids if i), frozenset(i for i in department_ids if i))
 
 

@@ -10,7 +10,6 @@ from portal.conferences.models import Conference
 from portal.extensions import db
 from tests.scheduling_helpers import local_day
 
-
 # Demo accounts only (no new users or departments: other browser tests count them). The representative
 # who clicks is one no other browser test signs in with.
 OFFICE, CONVENER, REPRESENTATIVE = "staff@yx.example", "leader@yx.example", "housing@yx.example"
