@@ -79,8 +79,8 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from .accounts import bp as accounts_bp, views as _av  # noqa: F401
     from .admin import bp as admin_bp, views as _adv  # noqa: F401
-    from .cases import (bp as cases_bp, views as _cv, views_categories as _cc, views_handling as _ch,  # noqa: F401
-                        views_intake as _ci, views_list as _cl, views_triage as _ct)
+    from .cases import (bp as cases_bp, views as _cv, views_categories as _cc, views_claim as _ccl,  # noqa: F401
+                        views_handling as _ch, views_intake as _ci, views_list as _cl, views_triage as _ct)
     from .conferences import (bp as conferences_bp, views_meetings as _cfm, views_minutes as _cfn,  # noqa: F401
                               views_workspace as _cfw)
     from .holidays import bp as holidays_bp, views as _hol  # noqa: F401

@@ -27,7 +27,7 @@ DEMO_DEPARTMENTS = [
 
 # (login, display name, role, department code)
 DEMO_USERS = [
-    ("admin@yx.example", "系统管理员", Role.ADMIN, "YX-XFJ"),
+    ("admin@yx.example", "周管理（信息中心）", Role.ADMIN, "YX-XFJ"),
     ("staff@yx.example", "王晓明（信访局）", Role.STAFF, "YX-XFJ"),
     ("mediator@yx.example", "李调解（调解委员会）", Role.MEDIATOR, "YX-TJW"),
     ("leader@yx.example", "张副市长", Role.LEADER, None),

@@ -57,6 +57,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "supervision.view": frozenset({S, L, D}),  # a department sees only the notices addressed to it
     "case.review_request": frozenset({P}),
     "case.rate": frozenset({P}),
+    "case.claim": frozenset({P}),  # add a staff-registered case to one's account (query code + code to the phone)
     # The opinion PDFs (handling, review, re-review): the petitioner, departments on the case, the bureau.
     "opinion.download": frozenset({S, L, D, P}),
     "review.designate": frozenset({S}),  # the bureau names the department that reviews an opinion

@@ -193,8 +193,9 @@ def _code_digest(user_id: int, purpose: str, code: str) -> str:
     return hmac.new(key, f"{user_id}:{purpose}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def issue_code(user: User, purpose: str, compose) -> OneTimeCode:
-    """Create a code, send it to the user's email (or phone) and void earlier unused codes for the purpose.
+def issue_code(user: User, purpose: str, compose, destination: str | None = None) -> OneTimeCode:
+    """Create a code, send it to the user's email (or phone), or to `destination` (e.g. a phone on file for a case),
+    and void earlier unused codes for the purpose.
 
     compose(code, minutes) returns the (subject, body) of the message.
     """
@@ -205,7 +206,7 @@ def issue_code(user: User, purpose: str, compose) -> OneTimeCode:
     ):
         old.used_at = now
     code = "".join(secrets.choice(string.digits) for _ in range(rules.ONE_TIME_CODE_DIGITS))
-    destination = user.email or user.phone
+    destination = destination or user.email or user.phone
     otc = OneTimeCode(user_id=user.id, purpose=purpose, destination=destination,
                       code_hash=_code_digest(user.id, purpose, code),
                       expires_at=now + rules.ONE_TIME_CODE_VALIDITY)

@@ -13,6 +13,7 @@ from .models import Channel, LegalRoute, OpinionOutcome, RatingValue, ReferralKi
 SENTENCES = {
     "registered": _l("Registered (%(channel)s)."),
     "submitted": _l("Submitted online."),
+    "claimed": _l("%(name)s added the petition to their account."),
     "duplicate_override": _l("Registered although similar to %(other)s: %(reason)s"),
     "duplicate_linked": _l("Linked to the pending case %(other)s."),
     "repeats_concluded": _l("Repeats the facts and reasons of %(other)s, concluded after re-review."),

@@ -196,7 +196,9 @@ def refer(case: Case, actor: User, kind: ReferralKind, lead_id: int, co_ids: lis
     _ensure_triageable(case)
     if not isinstance(kind, ReferralKind):
         raise CaseError(_("Choose transfer or assign."), "kind")
-    co_ids = [i for i in dict.fromkeys(co_ids or []) if i != lead_id]
+    co_ids = list(dict.fromkeys(co_ids or []))
+    if lead_id in co_ids:
+        raise CaseError(_("The lead department cannot also be a co-handling department."), "co")
     wanted = {d.id: d for d in referral_departments()}
     lead = wanted.get(lead_id)
     if lead is None:

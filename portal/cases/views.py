@@ -15,7 +15,7 @@ from portal.extensions import db
 
 from . import bp
 from .clocks import clock_state
-from .models import Attachment, Case, Clock, Referral
+from .models import Attachment, Case, Clock, ClockPause, Referral
 from .services import timeline
 
 
@@ -27,7 +27,7 @@ def load_case(case_id: int, permission: str = "case.view") -> Case:
             joinedload(Case.lead_department),
             selectinload(Case.petitioners),
             selectinload(Case.referrals).joinedload(Referral.department),
-            selectinload(Case.clocks).selectinload(Clock.pauses),
+            selectinload(Case.clocks).selectinload(Clock.pauses).joinedload(ClockPause.paused_by),
             selectinload(Case.attachments),
         )
     )
