@@ -241,6 +241,10 @@ def test_likely_duplicate_is_shown_and_must_be_decided(app, client):
     assert f'value="link:{other_id}"' in text(response)
     assert count(app, Case) == 1
 
+    no_choice = client.post("/cases/register", data={**similar, "decision_shown": "1"})
+    assert field_error(no_choice, "duplicate_choice").startswith("Choose: link it to the pending petition")
+    assert count(app, Case) == 1
+
     no_reason = client.post("/cases/register", data={**similar, "duplicate_choice": "override", "override_reason": ""})
     assert field_error(no_reason, "override_reason") == "Write why this petition is registered separately."
     assert count(app, Case) == 1

@@ -76,6 +76,17 @@ def _decision(form) -> intake.Decision:
                            repeat_acknowledged=bool(form.repeat_acknowledged.data))
 
 
+def _decision_missing(form, findings) -> None:
+    """The person saw the check and saved without deciding: say what is missing instead of showing it again."""
+    if not request.form.get("decision_shown"):
+        return
+    if findings.duplicates and not form.duplicate_choice.data:
+        form.duplicate_choice.errors = [_("Choose: link it to the pending petition, or register it separately "
+                                          "and say why.")]
+    elif findings.repeat is not None and not form.repeat_acknowledged.data:
+        form.repeat_acknowledged.errors = [_("Confirm that you have read this before saving.")]
+
+
 def _findings_after_error(data) -> intake.Findings:
     """The findings again, for a refusal of the decision itself (the petition's data had passed its checks)."""
     return intake.find(data, current_user)
@@ -162,6 +173,7 @@ def register():
         except intake.DecisionNeeded as needed:
             db.session.rollback()
             context["findings"] = needed.findings
+            _decision_missing(form, needed.findings)
         except CaseError as error:
             db.session.rollback()
             _show_register_error(form, error, context)
@@ -283,6 +295,7 @@ def submit_online():
             except intake.DecisionNeeded as needed:
                 db.session.rollback()
                 context["findings"], step = needed.findings, len(STEPS)
+                _decision_missing(form, needed.findings)
             except CaseError as error:
                 db.session.rollback()
                 step = _online_error_step(form, error)
