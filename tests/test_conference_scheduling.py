@@ -440,3 +440,37 @@ def test_the_workspace_page_shows_the_meetings_and_the_invitation_notice(app, cl
     assert f'hx-post="{_base(ws)}/{polling_id}/answer"' in body  # the grid of the polling meeting
     _as(client, ws.outsider)
     assert client.get(f"/conferences/{ws.id}").status_code == 403
+
+
+@pytest.mark.parametrize("on", ["0001-01-01", "9999-12-31", "2026-02-30", "", "tomorrow"])
+def test_absurd_dates_are_refused_without_an_error_page(app, client, on):
+    ws = add_workspace(app)
+    _as(client, ws.office)
+    meeting_id = propose(client, ws)
+    response = client.post(f"{_base(ws)}/{meeting_id}/slots", data={**slot_data(), "on": on})
+    assert response.status_code == 200 and field_error(response, "on")
+    response = client.post(f"{_base(ws)}/new", data={"title": "x", **slot_data(), "on": on})
+    assert response.status_code == 200 and field_error(response, "on")
+    assert len(slot_ids(app, meeting_id)) == 1
+
+
+def test_junk_posted_to_every_meeting_route_never_gives_a_server_error(app, client):
+    ws = add_workspace(app)
+    _as(client, ws.office)
+    meeting_id = propose(client, ws)
+    junk = [{}, {"slot_id": "99999999999999999999", "answer": "x" * 5000, "minutes": "1e9", "on": "x",
+                 "at": "99:99", "title": "x" * 1000, "reason": "x" * 5000, "urgent_reason": "x" * 5000,
+                 "confirm_conflicts": "maybe", "online_link": "x" * 2000}]
+    routes = ["new", f"{meeting_id}/slots", f"{meeting_id}/slots/remove", f"{meeting_id}/choose"]
+    for user in (ws.office, ws.reps[0]):
+        _as(client, user)
+        for route in [*routes, f"{meeting_id}/answer"]:
+            for data in junk:
+                for headers in ({}, HX):
+                    response = client.post(f"{_base(ws)}/{route}", data=data, headers=headers)
+                    assert response.status_code in (200, 204, 303, 400, 403), (route, response.status_code)
+    _as(client, ws.office)
+    response = client.post(f"{_base(ws)}/{meeting_id}/cancel", data={"reason": "x" * 5000})
+    assert response.status_code == 200 and field_error(response, "reason")
+    assert get_meeting(app, meeting_id).status == MeetingStatus.POLLING
+    assert len(slot_ids(app, meeting_id)) == 1

@@ -31,6 +31,7 @@ from .models import Answer, Conference, ConferenceMember, Meeting, MeetingSlot, 
 
 BOOKING_KIND = "conference_meeting"
 MAX_MINUTES = 12 * 60
+MAX_DAYS_AHEAD = 2 * 366  # candidate dates further ahead are typing mistakes
 OPEN_STATUSES = (MeetingStatus.POLLING, MeetingStatus.SCHEDULED)
 
 
@@ -163,6 +164,11 @@ def _slot_times(data: SlotInput, now: datetime) -> tuple[datetime, datetime]:
         raise MeetingError(_("Give the length in minutes."), "minutes")
     if data.minutes <= 0 or data.minutes > MAX_MINUTES:
         raise MeetingError(_("A meeting lasts from 1 to %(n)d minutes.", n=MAX_MINUTES), "minutes")
+    local_today = now.astimezone(timeutil.local_zone()).date()
+    if data.on < local_today:
+        raise MeetingError(_("This time is in the past. Choose a time ahead."), "on")
+    if data.on > local_today + timedelta(days=MAX_DAYS_AHEAD):
+        raise MeetingError(_("Choose a date within the next %(n)d days.", n=MAX_DAYS_AHEAD), "on")
     starts_at = datetime.combine(data.on, data.at, tzinfo=timeutil.local_zone()).astimezone(UTC)
     ends_at = starts_at + timedelta(minutes=data.minutes)
     if starts_at <= now:
