@@ -116,8 +116,10 @@ def test_review_and_re_review_answered_then_the_case_is_concluded(app, client, w
     assert client.get(f"/cases/{world.case_id}").status_code == 403
     assert answer(client, review.id).status_code == 403
 
-    # The bureau designates; the lead department (whose opinion is reviewed) is refused.
+    # The bureau sees the request on its workbench and designates; the lead department (whose opinion is
+    # reviewed) is refused.
     as_user(client, world.staff)
+    assert f"/cases/{world.case_id}" in text(client.get("/")).split('id="reviews-h"', 1)[-1]
     page = text(client.get(f"/cases/{world.case_id}"))
     assert f'action="/reviews/{review.id}/designate"' in page
     assert designate(client, review.id, world.lead.id).status_code == 200
@@ -135,6 +137,7 @@ def test_review_and_re_review_answered_then_the_case_is_concluded(app, client, w
     assert answer(client, review.id).status_code == 403
     on_day(monkeypatch, date(2026, 10, 15))
     as_user(client, world.other_rep)
+    assert 'id="inbox-reviews-h"' in text(client.get("/"))
     page = text(client.get(f"/cases/{world.case_id}"))
     assert f'action="/reviews/{review.id}/answer"' in page
     assert answer(client, review.id, outcome="").status_code == 200

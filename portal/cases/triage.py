@@ -34,10 +34,12 @@ from .models import (
     LegalRoute,
     MatterType,
     MediationReferral,
+    Opinion,
     Referral,
     ReferralKind,
     ReferralRole,
     ReferralStatus,
+    Review,
     Supervision,
 )
 from .services import CaseError, add_event, likely_duplicates
@@ -599,6 +601,7 @@ class Inbox:
     today: date
     more_referrals: bool = False
     more_cases: bool = False
+    reviews: list[tuple[Review, Case]] = field(default_factory=list)  # designated to this department, unanswered
 
 
 def inbox_row(referral: Referral, on: date | None = None) -> InboxRow:
@@ -641,8 +644,13 @@ def department_inbox(user: User, on: date | None = None) -> Inbox:
         .order_by(Case.next_due_on.asc().nulls_last(), Case.id).limit(LIST_LIMIT + 1)
         .options(joinedload(Case.lead_department))
     ).unique())
+    answered = select(Opinion.id).where(Opinion.case_id == Review.case_id, Opinion.level == Review.level)
+    reviews = db.session.execute(
+        select(Review, Case).join(Case, Case.id == Review.case_id)
+        .where(Review.reviewing_department_id == department_id, ~answered.exists())
+        .order_by(Review.requested_on, Review.id).limit(LIST_LIMIT)).all()
     return Inbox(rows, [tuple(r) for r in supervisions], cases[:LIST_LIMIT], on, more_referrals,
-                 len(cases) > LIST_LIMIT)
+                 len(cases) > LIST_LIMIT, [tuple(r) for r in reviews])
 
 
 @dataclass
@@ -655,6 +663,7 @@ class Workbench:
     overdue: list[Case]
     today: date
     returned_ids: set[int] = field(default_factory=set)
+    reviews: list[tuple[Review, Case]] = field(default_factory=list)  # requests waiting for a reviewing department
 
 
 def staff_workbench(on: date | None = None) -> Workbench:
@@ -683,8 +692,13 @@ def staff_workbench(on: date | None = None) -> Workbench:
         select(Case).where(Case.next_due_on < on, Case.status.in_([CaseStatus.REFERRED, CaseStatus.IN_PROGRESS]))
         .order_by(Case.next_due_on, Case.id).limit(LIST_LIMIT).options(joinedload(Case.lead_department))
     ).unique())
+    reviews = db.session.execute(
+        select(Review, Case).join(Case, Case.id == Review.case_id)
+        .where(Review.reviewing_department_id.is_(None), Case.status == CaseStatus.REVIEW)
+        .order_by(Review.requested_on, Review.id).limit(LIST_LIMIT)).all()
     return Workbench(queue, queue_total, objections, [tuple(r) for r in supervisions],
-                     [tuple(r) for r in answered], overdue, on, {r.case_id for r in objections})
+                     [tuple(r) for r in answered], overdue, on, {r.case_id for r in objections},
+                     [tuple(r) for r in reviews])
 
 
 def legal_route_notice_pdf(case: Case) -> bytes:
