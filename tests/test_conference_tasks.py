@@ -209,3 +209,13 @@ def test_task_list_query_count_is_fixed(app, count_queries):
                              due_on=today() + timedelta(days=i - 3)))
         session.commit()
     assert measure(rep) == first_rep and measure(office) == first_staff
+
+
+def test_workspace_page_lists_tasks_and_links_agenda_and_minutes(app):
+    w = build_workspace(app)
+    office = client_for(app, w.staff)
+    task_id, _other = make_tasks(app, w, office, days=(1, 20))
+    page = text(client_for(app, w.reps[0]).get(f"/conferences/{w.conference_id}"))
+    assert "任务0" in page and "任务1" in page and "due-near" in page
+    assert f"{w.base}/agenda" in page and f"{w.base}/minutes" in page
+    assert task_url(w, task_id) in page
