@@ -233,7 +233,7 @@ def _register_errors(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from . import policy
     from .forms import LOCALES as LOCALE_CHOICES, EmptyForm
-    from .cases.events import describe as describe_event
+    from .cases.events import describe as describe_event, progress_attachment_ids
     from .htmx import is_fragment
     from .timeutil import utcnow
 
@@ -245,6 +245,7 @@ def _register_template_helpers(app: Flask) -> None:
         current_locale=select_locale,
         now_utc=utcnow,
         describe_event=describe_event,
+        progress_attachment_ids=progress_attachment_ids,
     )
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
     app.jinja_env.filters["date"] = lambda value, fmt="medium": format_date(value, fmt) if value else ""

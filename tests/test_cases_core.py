@@ -115,3 +115,20 @@ def test_a_petitioners_window_closes_instead_of_falling_overdue(ctx):
     window = start_clock(case, ClockKind.REVIEW_REQUEST, date(2026, 9, 10))
     assert clock_state(window, on=date(2026, 10, 12)).state == "closed"
     assert clock_state(case.clocks[0], on=date(2026, 10, 12)).state == "overdue"
+
+
+def test_petitioner_sees_the_files_of_their_petition_but_not_internal_ones(app, client):
+    from portal.cases.models import Attachment
+
+    with app.app_context():
+        petitioner = make_user(Role.PETITIONER)
+        case = make_case(petitioner_user=petitioner)
+        for name, internal in [("证据照片.png", False), ("内部研判.pdf", True)]:
+            db.session.add(Attachment(case=case, stored_name=f"x-{name}", original_name=name, content_type="image/png",
+                                      size=10, sha256="0" * 64, internal=internal, uploaded_by_id=petitioner.id))
+        db.session.commit()
+        case_id, email = case.id, petitioner.email
+    login(client, email, PASSWORD)
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "证据照片.png" in page
+    assert "内部研判.pdf" not in page

@@ -70,3 +70,16 @@ def describe(event) -> str:
         return str(sentence) % data
     except (KeyError, TypeError, ValueError):
         return str(sentence)
+
+
+def progress_attachment_ids(events) -> set[int]:
+    """Ids of the files the handling department sent with its progress entries (to tell them apart in lists)."""
+    ids: set[int] = set()
+    for event in events:
+        if event.kind != "progress":
+            continue
+        try:
+            ids.update(int(i) for i in json.loads(event.data or "{}").get("attachments", []))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return ids
