@@ -10,13 +10,32 @@ from sqlalchemy import select
 
 from portal.accounts.models import Department, DepartmentKind, Role
 from portal.cases.models import Case
-from portal.conferences.models import (Conference, ConferenceCase, ConferenceDocument, ConferenceMember,
-                                       ConferenceMessage, DocumentVersion, MemberKind)
-from portal.extensions import db
+from portal.conferences.models import (
+    Conference,
+    ConferenceCase,
+    ConferenceDocument,
+    ConferenceMember,
+    ConferenceMessage,
+    DocumentVersion,
+    MemberKind,
+)
 from tests.conftest import login
 from tests.factories import PASSWORD, make_case, make_user
-from tests.helpers import (UserRef, add_department, add_user, audit_actions, audit_events, catalog, count, database, field_error,
-                           flashes, form_errors, location, text)
+from tests.helpers import (
+    UserRef,
+    add_department,
+    add_user,
+    audit_actions,
+    audit_events,
+    catalog,
+    count,
+    database,
+    field_error,
+    flashes,
+    form_errors,
+    location,
+    text,
+)
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PDF_V2 = b"%PDF-1.4\n% second version\n%%EOF\n"
@@ -298,7 +317,7 @@ def test_documents_with_versions_and_audited_downloads(app, client, world):
     assert second.data == PDF_V2
     opened = audit_events(app, "conference.document_opened")
     assert len(opened) == 2 and opened[0].actor_id == world.reps[1].id
-    assert '"version": %d' % ids[0] in opened[0].details
+    assert f'"version": {ids[0]}' in opened[0].details
 
     as_user(client, world.outsider)
     assert client.get(f"/conferences/{conference_id}/documents/{document_id}/versions/{ids[0]}").status_code == 403

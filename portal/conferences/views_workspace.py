@@ -150,10 +150,9 @@ def invite(conference_id):
     conference = load_conference(conference_id, "conference.manage")
     form = _form("invite")
     _invite_choices(form, conference)
-    if form.validate_on_submit():
-        if _attempt(form, workspace.invite, conference, current_user, form.department_id.data,
-                    MemberKind(form.kind.data)):
-            return _back(conference_id, _("The department was invited."), "members")
+    if form.validate_on_submit() and _attempt(form, workspace.invite, conference, current_user,
+                                              form.department_id.data, MemberKind(form.kind.data)):
+        return _back(conference_id, _("The department was invited."), "members")
     return _refused(conference_id, "invite", form)
 
 

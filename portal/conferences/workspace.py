@@ -18,8 +18,15 @@ from portal.audit.services import record
 from portal.extensions import db
 from portal.timeutil import utcnow
 
-from .models import (Conference, ConferenceCase, ConferenceDocument, ConferenceMember, ConferenceMessage,
-                     DocumentVersion, MemberKind)
+from .models import (
+    Conference,
+    ConferenceCase,
+    ConferenceDocument,
+    ConferenceMember,
+    ConferenceMessage,
+    DocumentVersion,
+    MemberKind,
+)
 
 TITLE_MAX = 200
 PURPOSE_MAX = 4000
