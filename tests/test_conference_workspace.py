@@ -453,3 +453,11 @@ def test_the_demo_has_a_workspace_for_the_land_case(app, client):
     assert login(client, "land@yx.example", DEMO_PASSWORD).status_code == 303
     page = text(client.get(f"/conferences/{conference_id}"))
     assert "确权登记办理情况说明" in page and "本周内提供" in page
+
+
+def test_the_case_is_linked_only_for_those_who_may_open_it(app, client, world):
+    conference_id = open_workspace(client, world)
+    assert f'href="/cases/{world.case_id}"' in text(client.get(f"/conferences/{conference_id}"))
+    as_user(client, world.reps[0])  # a member department that is not on the case
+    page = text(client.get(f"/conferences/{conference_id}"))
+    assert "宅基地确权登记久拖未办" in page and f'href="/cases/{world.case_id}"' not in page

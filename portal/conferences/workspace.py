@@ -331,8 +331,8 @@ def overview(conference: Conference) -> Overview:
     from portal.cases.models import Case
 
     ids = [link.case_id for link in conference.case_links]
-    cases = list(db.session.scalars(select(Case).where(Case.id.in_(ids)).order_by(Case.received_on, Case.id))) \
-        if ids else []
+    cases = list(db.session.scalars(select(Case).where(Case.id.in_(ids)).order_by(Case.received_on, Case.id)
+                                    .options(selectinload(Case.referrals)))) if ids else []
     return Overview(cases=cases, documents=documents(conference), messages=messages(conference))
 
 
