@@ -95,7 +95,7 @@ class OpinionForm(HandlingForm):
 
 
 class ReviewRequestForm(HandlingForm):
-    reason = TextAreaField(_l("Why do you ask for a review?"),
+    reason = TextAreaField(_l("Why do you disagree with the opinion?"),
                            validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)], render_kw={"rows": 4})
 
 

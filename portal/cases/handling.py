@@ -496,7 +496,7 @@ def request_review(case: Case, user, reason: str) -> Review:
         raise CaseError(_("The time limit to ask for a review ended on %(date)s: the opinion is final.",
                           date=format_date(last, "long")) if last else
                         _("The time limit to ask for a review has ended: the opinion is final."))
-    reason = _text(reason, "reason", message=_("Say why you ask for a review."))
+    reason = _text(reason, "reason", message=_("Say why you disagree with the opinion."))
     on = state.on
     review = Review(case_id=case.id, level=level, reason=reason, requested_on=on, requested_by_id=user.id)
     db.session.add(review)

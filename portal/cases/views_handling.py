@@ -71,7 +71,10 @@ def handling_view(case: Case, overrides: dict | None = None) -> HandlingView:
         view.paused = handling.paused_clocks(current_user, case)
         view.forms["pause"].clock_id.choices = [(c.id, c.kind.label) for c in view.pausable]
     if state.open_review is not None and policy.can(current_user, "review.designate", state.open_review):
-        view.departments = handling.reviewing_departments()
+        # The body whose opinion is under review is not offered (the service refuses it too).
+        reviewed = state.opinions.get(state.open_review.level - 1)
+        view.departments = [d for d in handling.reviewing_departments()
+                            if reviewed is None or d.id != reviewed.department_id]
         form = view.forms["designate"]
         form.department_id.choices = [("", _("Choose a department"))] + [(d.id, d.name) for d in view.departments]
         if form.department_id.data is None:
