@@ -397,6 +397,12 @@ def test_confirmed_petitioner_submits_online_through_every_step(app, client, upl
 
     ack = client.get(f"/cases/{case.id}/acknowledgment")
     assert case.reference in text(ack) and case.query_code in text(ack)
+    # ... and has both in writing
+    with app.app_context():
+        from portal.mail.models import OutboxMessage
+
+        message = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+        assert message.recipient == user.login and case.query_code in message.body
     # the petitioner downloads the attachment from their case
     download = client.get(f"/attachments/{attachment.id}")
     assert download.status_code == 200 and download.data == PDF

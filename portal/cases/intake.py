@@ -275,8 +275,25 @@ def register_case(data: PetitionData, *, actor, decision: Decision | None = None
         "repeats_concluded": findings.repeat.reference if findings.repeat else None,
         "attachments": [{"id": a.id, "name": a.original_name, "sha256": a.sha256} for a in case.attachments],
     })
+    if online and actor.login:
+        _acknowledge(case, actor)
     db.session.commit()
     return case
+
+
+def _acknowledge(case: Case, user) -> None:
+    """The online petitioner gets the reference and query code in writing too."""
+    from flask_babel import force_locale
+
+    from portal.mail.services import external_url, send_message
+
+    with force_locale(user.locale):
+        subject = _("Petition %(ref)s received", ref=case.reference)
+        body = _("Your petition %(ref)s (%(subject)s) was received on %(date)s. Query code: %(code)s.\n"
+                 "The petition bureau routes it within %(days)d days. Follow it here:\n%(link)s",
+                 ref=case.reference, subject=case.subject, date=case.received_on.isoformat(), code=case.query_code,
+                 days=rules.ROUTING_DAYS, link=external_url("cases.detail", case_id=case.id))
+    send_message(user.login, subject, body)
 
 
 # --- categories (admin-managed list) ---------------------------------------------------------------
