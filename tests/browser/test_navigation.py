@@ -41,7 +41,9 @@ def test_login_page_is_in_chinese_by_default(page):
     assert re.search(r"[\u4e00-\u9fff]", heading(page)), heading(page)
     # The header offers the other language, labelled in that language.
     expect(locale_button(page, "English")).to_have_attribute("lang", "en")
-    expect(page.locator("nav.main-nav")).to_have_count(0)
+    # Signed out, the header offers only the public pages: no one's account, no sign-out.
+    expect(page.locator("nav.main-nav .who")).to_have_count(0)
+    expect(page.locator("nav.main-nav a[href='/query']")).to_have_count(1)
 
 
 @pytest.mark.parametrize("login, home_heading, role_label", ROLES)
