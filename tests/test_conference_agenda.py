@@ -3,7 +3,6 @@ and attendance per department."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -118,7 +117,6 @@ def test_open_tasks_are_carried_onto_the_next_meeting(app):
 
 def test_attendance_per_department_with_a_guest(app):
     w = build_workspace(app)
-    guest = make_guest = None
     with database(app):
         guest = make_department(name="受邀部门")
         guest_id = guest.id

@@ -6,18 +6,28 @@ import uuid
 from datetime import date, timedelta
 from types import SimpleNamespace
 
-import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import Role
 from portal.conferences.minutes import content_hash
-from portal.conferences.models import (Attendance, AttendanceStatus, Conference, ConferenceCase, ConferenceMember,
-                                       Decision, Meeting, MeetingStatus, Minutes, MinutesAddendum, MinutesStatus, Task)
-from portal.extensions import db
+from portal.conferences.models import (
+    Attendance,
+    AttendanceStatus,
+    Conference,
+    ConferenceCase,
+    ConferenceMember,
+    Decision,
+    Meeting,
+    MeetingStatus,
+    Minutes,
+    MinutesAddendum,
+    MinutesStatus,
+    Task,
+)
 from portal.timeutil import utcnow
 from tests.conftest import login
 from tests.factories import PASSWORD, make_case, make_department, make_user
-from tests.helpers import audit_events, database, flashes, form_errors, text
+from tests.helpers import audit_events, database, form_errors, text
 
 
 def build_workspace(app, with_case: bool = False):

@@ -13,7 +13,8 @@ import hashlib
 from contextlib import nullcontext
 
 from flask import has_request_context
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -23,8 +24,21 @@ from portal.audit.services import record
 from portal.extensions import db
 from portal.timeutil import utcnow
 
-from .models import (AgendaItem, Attendance, AttendanceStatus, ConferenceDocument, Decision, Meeting, MeetingStatus,
-                     Minutes, MinutesAddendum, MinutesComment, MinutesStatus, Task, TaskStatus)
+from .models import (
+    AgendaItem,
+    Attendance,
+    AttendanceStatus,
+    ConferenceDocument,
+    Decision,
+    Meeting,
+    MeetingStatus,
+    Minutes,
+    MinutesAddendum,
+    MinutesComment,
+    MinutesStatus,
+    Task,
+    TaskStatus,
+)
 
 TITLE_MAX = 300
 TEXT_MAX = 20000

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import current_app, url_for
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -16,11 +17,11 @@ from portal.accounts.models import Role, User
 from portal.audit.services import record
 from portal.extensions import db
 from portal.mail.services import external_url, send_message
-from portal.timeutil import today as local_today, utcnow
+from portal.timeutil import today as local_today
+from portal.timeutil import utcnow
 
 from .minutes import TEXT_MAX, TITLE_MAX, Refused
-from .models import (Conference, Decision, MemberKind, Task, TaskReport, TaskReportFile, TaskStatus,
-                     TaskSupervision)
+from .models import Conference, Decision, MemberKind, Task, TaskReport, TaskReportFile, TaskStatus, TaskSupervision
 
 SUPERVISION_METHODS = ("notice", "interview", "on_site")
 FILTERS = ("open", "overdue", "done", "all")

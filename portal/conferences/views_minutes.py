@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import abort, current_app, flash, make_response, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,16 +23,37 @@ from portal.extensions import db
 from portal.forms import attach_error, int_or_none
 from portal.htmx import add_vary, is_fragment, redirect_to
 from portal.pdf import render_pdf
-from portal.timeutil import today as local_today
 
-from . import bp, minutes as svc, tasks as task_svc
-from .forms_minutes import (AddendumForm, AgendaItemForm, AnswerForm, CommentForm, GuestForm, MinutesForm,
-                            ReportForm, SupervisionForm, TaskForm)
-from .models import (AgendaItem, ConferenceCase, ConferenceDocument, Decision, Meeting, MinutesComment,
-                     MinutesStatus, Task, TaskReport, TaskReportFile, TaskSupervision)
+from . import bp
+from . import minutes as svc
+from . import tasks as task_svc
+from .forms_minutes import (
+    AddendumForm,
+    AgendaItemForm,
+    AnswerForm,
+    CommentForm,
+    GuestForm,
+    MinutesForm,
+    ReportForm,
+    SupervisionForm,
+    TaskForm,
+)
+from .models import (
+    AgendaItem,
+    ConferenceCase,
+    ConferenceDocument,
+    Decision,
+    Meeting,
+    MinutesComment,
+    MinutesStatus,
+    Task,
+    TaskReport,
+    TaskReportFile,
+    TaskSupervision,
+)
 from .views import load_conference
 
-METHOD_LABELS = {"notice": "Written notice", "interview": "Interview", "on_site": "On-site supervision"}
+METHOD_LABELS = {"notice": _l("Written notice"), "interview": _l("Interview"), "on_site": _l("On-site supervision")}
 
 
 def _attempt(form, work, *args, **kwargs) -> bool:
@@ -64,7 +86,7 @@ def load_meeting(conference_id: int, meeting_id: int, permission: str = "confere
 
 @bp.app_template_global("supervision_method_label")
 def supervision_method_label(method: str) -> str:
-    return _(METHOD_LABELS.get(method, "Written notice"))
+    return str(METHOD_LABELS.get(method, METHOD_LABELS["notice"]))
 
 
 @bp.app_template_global("task_state")
@@ -104,7 +126,7 @@ def _attendance_rows(conference, meeting):
 def _agenda_page(conference, meeting, agenda_form=None, guest_form=None, status=200):
     items = svc.agenda_items(meeting)
     form, cases, documents = _agenda_form(conference, agenda_form)
-    context = dict(conference=conference, meeting=meeting, items=items, cases=cases, documents=documents)
+    context = {"conference": conference, "meeting": meeting, "items": items, "cases": cases, "documents": documents}
     if is_fragment() and agenda_form is None and guest_form is None:
         return add_vary(make_response(render_template("conferences/agenda/_list.html", **context)))
     guest_form = guest_form or GuestForm(formdata=None)

@@ -8,8 +8,15 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.accounts.models import Department, User
-from portal.conferences.models import (Conference, ConferenceMember, Decision, Meeting, MeetingStatus, Minutes,
-                                       MinutesStatus)
+from portal.conferences.models import (
+    Conference,
+    ConferenceMember,
+    Decision,
+    Meeting,
+    MeetingStatus,
+    Minutes,
+    MinutesStatus,
+)
 from portal.extensions import db
 from portal.timeutil import utcnow
 
