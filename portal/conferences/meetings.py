@@ -100,6 +100,13 @@ def _member_ids(conference: Conference) -> set[int]:
     return {m.department_id for m in conference.members if m.left_at is None}
 
 
+def _lock(meeting: Meeting) -> None:
+    """Re-read the meeting's state under a row lock (PostgreSQL), so two offices fixing or cancelling the same
+    meeting at once take turns instead of both booking it."""
+    db.session.refresh(meeting, attribute_names=["status", "sequence", "booking_id", "starts_at", "ends_at",
+                                                 "place", "room", "online_link"], with_for_update=True)
+
+
 def _ensure_open(meeting: Meeting) -> None:
     if meeting.status not in OPEN_STATUSES:
         raise MeetingError(_("This meeting is %(status)s; it can no longer be changed.", status=meeting.status.label))
@@ -306,6 +313,7 @@ def fix(meeting: Meeting, user: User, slot_id: int | None, *, confirm_conflicts:
     Raises ConflictWarning when other bookings overlap and the office has not confirmed, MeetingError when the
     notice is shorter than the rule and no urgent reason is given.
     """
+    _lock(meeting)
     _ensure_open(meeting)
     now = _now(now)
     slot = _slot_of(meeting, slot_id)
@@ -356,6 +364,7 @@ def fix(meeting: Meeting, user: User, slot_id: int | None, *, confirm_conflicts:
 
 def cancel(meeting: Meeting, user: User, reason: str = "") -> Meeting:
     """Cancel the meeting; a fixed one frees its booking and sends METHOD:CANCEL to the participants."""
+    _lock(meeting)
     _ensure_open(meeting)
     reason = _clean(reason, 2000, "reason")
     was_scheduled = meeting.status == MeetingStatus.SCHEDULED
