@@ -5,16 +5,13 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.enums import db_enum
 from portal.extensions import db
 from portal.timeutil import UTCDateTime, utcnow
 
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=32, create_constraint=True,
-                values_callable=lambda e: [m.value for m in e], validate_strings=True)
 
 
 class Role(str, enum.Enum):
@@ -69,7 +66,7 @@ class Department(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
-    kind: Mapped[DepartmentKind] = mapped_column(_enum(DepartmentKind, "department_kind"))
+    kind: Mapped[DepartmentKind] = mapped_column(db_enum(DepartmentKind, "department_kind"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -92,7 +89,7 @@ class User(UserMixin, db.Model):
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), index=True)
+    role: Mapped[Role] = mapped_column(db_enum(Role, "user_role"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
@@ -145,7 +142,7 @@ class Invitation(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     display_name: Mapped[str] = mapped_column(String(100), default="")
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
-    role: Mapped[Role] = mapped_column(_enum(Role, "invitation_role"), default=Role.DEPARTMENT_REP)
+    role: Mapped[Role] = mapped_column(db_enum(Role, "invitation_role"), default=Role.DEPARTMENT_REP)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

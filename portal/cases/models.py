@@ -1,27 +1,18 @@
 """The petition case record (信访事项) and everything that hangs on it. Names follow the glossary in DOMAIN.md."""
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import Department, User
+from portal.enums import LabelledEnum, db_enum, register_labels
 from portal.extensions import db
 from portal.timeutil import UTCDateTime, utcnow
 
 
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=32, create_constraint=True,
-                values_callable=lambda e: [m.value for m in e], validate_strings=True)
-
-
-class LabelledEnum(str, enum.Enum):
-    @property
-    def label(self):
-        return LABELS[(type(self), self)]
 
 
 class Channel(LabelledEnum):
@@ -107,7 +98,7 @@ class RequestStatus(LabelledEnum):
 
 
 # Keyed by (enum class, member): members of different enums share values ("pending") and compare equal.
-LABELS = {
+LABELS = register_labels({
     (Channel, Channel.ONLINE): _l("Online"), (Channel, Channel.LETTER): _l("Letter"), (Channel, Channel.VISIT): _l("Visit"),
     (Channel, Channel.PHONE): _l("Phone"), (Channel, Channel.FAX): _l("Fax"),
     (MatterType, MatterType.SUGGESTION): _l("Suggestion"), (MatterType, MatterType.REPORT): _l("Report / accusation"),
@@ -133,7 +124,7 @@ LABELS = {
     (ClockKind, ClockKind.REREVIEW_REQUEST): _l("Re-review request window"), (ClockKind, ClockKind.REREVIEW): _l("Re-review"),
     (RequestStatus, RequestStatus.PENDING): _l("Pending"), (RequestStatus, RequestStatus.APPROVED): _l("Approved"),
     (RequestStatus, RequestStatus.REFUSED): _l("Refused"),
-}
+})
 
 
 class Category(db.Model):
@@ -163,15 +154,15 @@ class Case(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(24), unique=True)
     query_code: Mapped[str] = mapped_column(String(12))
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "case_channel"))
-    matter_type: Mapped[MatterType] = mapped_column(_enum(MatterType, "case_matter_type"))
+    channel: Mapped[Channel] = mapped_column(db_enum(Channel, "case_channel"))
+    matter_type: Mapped[MatterType] = mapped_column(db_enum(MatterType, "case_matter_type"))
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     subject: Mapped[str] = mapped_column(String(200))
     facts: Mapped[str] = mapped_column(Text)
     request: Mapped[str] = mapped_column(Text)
     place: Mapped[str] = mapped_column(String(200), default="")
     received_on: Mapped[date] = mapped_column(Date, index=True)
-    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus, "case_status"), default=CaseStatus.REGISTERED,
+    status: Mapped[CaseStatus] = mapped_column(db_enum(CaseStatus, "case_status"), default=CaseStatus.REGISTERED,
                                                index=True)
     # Denormalised for lists: the lead department and the nearest open statutory deadline.
     lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
@@ -181,7 +172,7 @@ class Case(db.Model):
     complex_reason: Mapped[str] = mapped_column(Text, default="")
     rejection_reason: Mapped[str] = mapped_column(Text, default="")
     rejection_route: Mapped[str] = mapped_column(Text, default="")  # where the petitioner may turn instead
-    legal_route: Mapped[LegalRoute | None] = mapped_column(_enum(LegalRoute, "case_legal_route"))
+    legal_route: Mapped[LegalRoute | None] = mapped_column(db_enum(LegalRoute, "case_legal_route"))
     legal_route_notice: Mapped[str] = mapped_column(Text, default="")
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
     duplicate_override_reason: Mapped[str] = mapped_column(Text, default="")
@@ -257,9 +248,9 @@ class Referral(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    kind: Mapped[ReferralKind] = mapped_column(_enum(ReferralKind, "referral_kind"))
-    role: Mapped[ReferralRole] = mapped_column(_enum(ReferralRole, "referral_role"))
-    status: Mapped[ReferralStatus] = mapped_column(_enum(ReferralStatus, "referral_status"),
+    kind: Mapped[ReferralKind] = mapped_column(db_enum(ReferralKind, "referral_kind"))
+    role: Mapped[ReferralRole] = mapped_column(db_enum(ReferralRole, "referral_role"))
+    status: Mapped[ReferralStatus] = mapped_column(db_enum(ReferralStatus, "referral_status"),
                                                    default=ReferralStatus.PENDING, index=True)
     note: Mapped[str] = mapped_column(Text, default="")
     sent_on: Mapped[date] = mapped_column(Date)
@@ -282,7 +273,7 @@ class Clock(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
-    kind: Mapped[ClockKind] = mapped_column(_enum(ClockKind, "clock_kind"))
+    kind: Mapped[ClockKind] = mapped_column(db_enum(ClockKind, "clock_kind"))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"))
     started_on: Mapped[date] = mapped_column(Date)
     base_due_on: Mapped[date] = mapped_column(Date)
@@ -341,7 +332,7 @@ class Extension(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
     days: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
-    status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus, "extension_status"),
+    status: Mapped[RequestStatus] = mapped_column(db_enum(RequestStatus, "extension_status"),
                                                   default=RequestStatus.PENDING)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -363,7 +354,7 @@ class Opinion(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
     level: Mapped[int] = mapped_column(Integer, default=0)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
-    outcome: Mapped[OpinionOutcome] = mapped_column(_enum(OpinionOutcome, "opinion_outcome"))
+    outcome: Mapped[OpinionOutcome] = mapped_column(db_enum(OpinionOutcome, "opinion_outcome"))
     facts: Mapped[str] = mapped_column(Text)
     reasons: Mapped[str] = mapped_column(Text)
     issued_on: Mapped[date] = mapped_column(Date)
@@ -399,7 +390,7 @@ class Rating(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), unique=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    value: Mapped[RatingValue] = mapped_column(_enum(RatingValue, "rating_value"))
+    value: Mapped[RatingValue] = mapped_column(db_enum(RatingValue, "rating_value"))
     comment: Mapped[str] = mapped_column(Text, default="")
     rated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     rated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

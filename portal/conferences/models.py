@@ -1,27 +1,18 @@
 """Joint-conference workspaces (联席会议): members, documents, messages, meetings, minutes, decisions and tasks."""
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import Department, User
+from portal.enums import LabelledEnum, db_enum, register_labels
 from portal.extensions import db
 from portal.timeutil import UTCDateTime, utcnow
 
 
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=32, create_constraint=True,
-                values_callable=lambda e: [m.value for m in e], validate_strings=True)
-
-
-class LabelledEnum(str, enum.Enum):
-    @property
-    def label(self):
-        return LABELS[(type(self), self)]
 
 
 class MemberKind(LabelledEnum):
@@ -57,7 +48,7 @@ class TaskStatus(LabelledEnum):
     DONE = "done"
 
 
-LABELS = {
+LABELS = register_labels({
     (MemberKind, MemberKind.MEMBER): _l("Member department"), (MemberKind, MemberKind.GUEST): _l("Invited guest"),
     (MeetingStatus, MeetingStatus.POLLING): _l("Finding a date"),
     (MeetingStatus, MeetingStatus.SCHEDULED): _l("Scheduled"),
@@ -67,7 +58,7 @@ LABELS = {
     (AttendanceStatus, AttendanceStatus.ABSENT): _l("Absent"),
     (MinutesStatus, MinutesStatus.DRAFT): _l("Draft"), (MinutesStatus, MinutesStatus.APPROVED): _l("Approved"),
     (TaskStatus, TaskStatus.OPEN): _l("Open"), (TaskStatus, TaskStatus.DONE): _l("Done"),
-}
+})
 
 
 class StoredFileColumns:
@@ -120,7 +111,7 @@ class ConferenceMember(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    kind: Mapped[MemberKind] = mapped_column(_enum(MemberKind, "member_kind"), default=MemberKind.MEMBER)
+    kind: Mapped[MemberKind] = mapped_column(db_enum(MemberKind, "member_kind"), default=MemberKind.MEMBER)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
@@ -178,7 +169,7 @@ class Meeting(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
-    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus, "meeting_status"),
+    status: Mapped[MeetingStatus] = mapped_column(db_enum(MeetingStatus, "meeting_status"),
                                                   default=MeetingStatus.POLLING)
     uid: Mapped[str] = mapped_column(String(100), unique=True)  # iCalendar UID, stable across reschedules
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCalendar SEQUENCE, raised on every change
@@ -225,7 +216,7 @@ class SlotAnswer(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slot_id: Mapped[int] = mapped_column(ForeignKey("meeting_slot.id", ondelete="CASCADE"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
-    answer: Mapped[Answer] = mapped_column(_enum(Answer, "slot_answer_value"))
+    answer: Mapped[Answer] = mapped_column(db_enum(Answer, "slot_answer_value"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -254,7 +245,7 @@ class Attendance(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
-    status: Mapped[AttendanceStatus] = mapped_column(_enum(AttendanceStatus, "attendance_status"))
+    status: Mapped[AttendanceStatus] = mapped_column(db_enum(AttendanceStatus, "attendance_status"))
     guest: Mapped[bool] = mapped_column(Boolean, default=False)  # invited as a non-member
     representative: Mapped[str] = mapped_column(String(200), default="")
 
@@ -269,7 +260,7 @@ class Minutes(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id"), unique=True)
-    status: Mapped[MinutesStatus] = mapped_column(_enum(MinutesStatus, "minutes_status"),
+    status: Mapped[MinutesStatus] = mapped_column(db_enum(MinutesStatus, "minutes_status"),
                                                   default=MinutesStatus.DRAFT)
     body: Mapped[str] = mapped_column(Text, default="")
     revision: Mapped[int] = mapped_column(Integer, default=1)  # raised on every saved draft
@@ -349,7 +340,7 @@ class Task(db.Model):
     title: Mapped[str] = mapped_column(String(300))
     expected_result: Mapped[str] = mapped_column(Text, default="")
     due_on: Mapped[date] = mapped_column(Date, index=True)
-    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), default=TaskStatus.OPEN, index=True)
+    status: Mapped[TaskStatus] = mapped_column(db_enum(TaskStatus, "task_status"), default=TaskStatus.OPEN, index=True)
     done_on: Mapped[date | None] = mapped_column(Date)
     reminded_on: Mapped[date | None] = mapped_column(Date)  # last reminder before the due date
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
