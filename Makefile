@@ -30,10 +30,11 @@ run: setup
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: setup-test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	env -u PORTAL_TEST_DATABASE_URL $(PY) -m pytest -n 2 -m "not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 	  echo "== again on $${PORTAL_TEST_DATABASE_URL%%@*}@… (browser tests ran above)"; \
-	  $(PY) -m pytest -m "not browser" $(PYTEST_ARGS); \
+	  $(PY) -m pytest -n 2 -m "not browser" $(PYTEST_ARGS); \
 	else \
 	  echo "PORTAL_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
 	fi
