@@ -143,3 +143,18 @@ def test_attendance_per_department_with_a_guest(app):
         assert session.scalar(select(Attendance).where(Attendance.department_id == w.department_ids[0])).status.value == "attended"
     assert client_for(app, w.reps[0]).post(f"{w.base}/attendance", data=data).status_code == 403
     assert "meeting.attendance_saved" in audit_actions(app)
+
+
+def test_a_closed_workspace_keeps_its_agenda_and_minutes_as_they_are(app):
+    from portal.conferences.models import Conference
+    from portal.timeutil import utcnow
+
+    w = build_workspace(app)
+    office = client_for(app, w.staff)
+    office.post(f"{w.base}/agenda/items", data={"title": "甲"})
+    with database(app) as session:
+        session.get(Conference, w.conference_id).closed_at = utcnow()
+        session.commit()
+    response = office.post(f"{w.base}/agenda/items", data={"title": "乙"})
+    assert response.status_code == 200
+    assert titles(app, w.meeting_id) == ["甲"]

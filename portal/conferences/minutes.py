@@ -53,6 +53,12 @@ class Refused(Exception):
         self.message, self.field = message, field
 
 
+def ensure_open(conference) -> None:
+    """A closed workspace can be read, not changed (the office closes it when its work is done)."""
+    if conference.closed_at is not None:
+        raise Refused(_("This workspace is closed; it can be read but no longer changed."))
+
+
 # --- agenda -------------------------------------------------------------------------------------------------
 
 def agenda_items(meeting: Meeting) -> list[AgendaItem]:
@@ -109,6 +115,7 @@ def ensure_carried(meeting: Meeting, actor=None) -> None:
 
 def add_agenda_item(meeting: Meeting, *, title: str, notes: str = "", case_id: int | None = None,
                     document_id: int | None = None, actor=None) -> AgendaItem:
+    ensure_open(meeting.conference)
     title = (title or "").strip()
     if not title:
         raise Refused(_("Give the agenda item a title."), "title")
@@ -129,6 +136,7 @@ def add_agenda_item(meeting: Meeting, *, title: str, notes: str = "", case_id: i
 
 def move_agenda_item(item: AgendaItem, direction: str, actor=None) -> None:
     """Swap an item with its neighbour above ("up") or below ("down"); at either end nothing changes."""
+    ensure_open(item.meeting.conference)
     if direction not in ("up", "down"):
         raise Refused(_("Move an item up or down."))
     items = agenda_items(item.meeting)
@@ -143,6 +151,7 @@ def move_agenda_item(item: AgendaItem, direction: str, actor=None) -> None:
 
 
 def remove_agenda_item(item: AgendaItem, actor=None) -> None:
+    ensure_open(item.meeting.conference)
     record("agenda.item_removed", item, actor=actor, details={"meeting": item.meeting_id, "title": item.title})
     db.session.delete(item)
     db.session.commit()
@@ -155,6 +164,7 @@ def save_attendance(meeting: Meeting, rows: list[dict], actor=None) -> None:
 
     Member departments of the workspace are entered as members; any other department as an invited guest.
     """
+    ensure_open(meeting.conference)
     member_ids = {m.department_id for m in meeting.conference.members if m.left_at is None and m.kind.value == "member"}
     existing = {a.department_id: a for a in meeting.attendance}
     checked = []
@@ -214,6 +224,7 @@ def _locked():
 def save_draft(meeting: Meeting, minutes: Minutes | None, *, body: str, decisions: list[str], version: int | None,
                actor) -> Minutes:
     """Create or change the draft. `version` is the one the editor loaded; another save since then is refused."""
+    ensure_open(meeting.conference)
     if minutes is not None and minutes.status == MinutesStatus.APPROVED:
         raise _locked()
     body = (body or "").strip()
@@ -256,6 +267,7 @@ def save_draft(meeting: Meeting, minutes: Minutes | None, *, body: str, decision
 
 
 def comment(minutes: Minutes, *, text: str, proposed_text: str = "", actor) -> MinutesComment:
+    ensure_open(minutes.meeting.conference)
     if minutes.status == MinutesStatus.APPROVED:
         raise Refused(_("These minutes are approved; comments are closed."))
     text, proposed_text = (text or "").strip(), (proposed_text or "").strip()
@@ -273,6 +285,7 @@ def comment(minutes: Minutes, *, text: str, proposed_text: str = "", actor) -> M
 
 
 def resolve_amendment(entry: MinutesComment, accept: bool, actor) -> None:
+    ensure_open(entry.minutes.meeting.conference)
     minutes = entry.minutes
     if minutes.status == MinutesStatus.APPROVED:
         raise _locked()
@@ -312,6 +325,7 @@ def content_hash(minutes: Minutes) -> str:
 
 
 def approve(minutes: Minutes, actor) -> None:
+    ensure_open(minutes.meeting.conference)
     if minutes.status == MinutesStatus.APPROVED:
         raise Refused(_("These minutes are already approved."))
     pending = [c for c in minutes.comments if c.proposed_text and not c.resolution]

@@ -20,7 +20,7 @@ from portal.mail.services import external_url, send_message
 from portal.timeutil import today as local_today
 from portal.timeutil import utcnow
 
-from .minutes import TEXT_MAX, TITLE_MAX, Refused
+from .minutes import TEXT_MAX, TITLE_MAX, Refused, ensure_open
 from .models import Conference, Decision, MemberKind, Task, TaskReport, TaskReportFile, TaskStatus, TaskSupervision
 
 SUPERVISION_METHODS = ("notice", "interview", "on_site")
@@ -46,6 +46,7 @@ def member_departments(conference: Conference):
 def create_task(decision: Decision, *, department_id: int | None, owner_id: int | None, title: str,
                 expected_result: str, due_on: date | None, actor) -> Task:
     conference = decision.minutes.meeting.conference
+    ensure_open(conference)
     title = (title or "").strip() or decision.text
     if department_id not in {d.id for d in member_departments(conference)}:
         raise Refused(_("Choose a member department of this workspace."), "department_id")
