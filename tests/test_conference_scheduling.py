@@ -474,3 +474,26 @@ def test_junk_posted_to_every_meeting_route_never_gives_a_server_error(app, clie
     assert response.status_code == 200 and field_error(response, "reason")
     assert get_meeting(app, meeting_id).status == MeetingStatus.POLLING
     assert len(slot_ids(app, meeting_id)) == 1
+
+
+def test_a_department_that_joins_later_is_invited_to_the_meetings_still_to_come(app, client):
+    from portal.accounts.models import Role, User
+    from portal.conferences import workspace
+    from portal.conferences.models import Conference, MemberKind
+    from portal.extensions import db
+    from tests.factories import make_department, make_user
+
+    ws = add_workspace(app)
+    meeting_id, _slot = fixed_meeting(app, client, ws, days=10, at="09:00")
+    before = {person.email: len(calendars(app, person.email)) for person in ws.reps}
+    with app.test_request_context():
+        newcomer = make_user(Role.DEPARTMENT_REP, make_department())
+        conference = db.session.get(Conference, ws.id)
+        workspace.invite(conference, db.session.get(User, ws.office.id), newcomer.department_id, MemberKind.MEMBER)
+        email, department_id = newcomer.email, newcomer.department_id
+        booking = db.session.get(Booking, db.session.get(Meeting, meeting_id).booking_id)
+        assert department_id in {p.department_id for p in booking.participants}
+    ((content_type, calendar),) = calendars(app, email)
+    assert content_type == "text/calendar; method=REQUEST"
+    assert str(vevent(calendar)["UID"]) == get_meeting(app, meeting_id).uid
+    assert {person.email: len(calendars(app, person.email)) for person in ws.reps} == before  # not sent again

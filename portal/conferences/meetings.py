@@ -437,7 +437,8 @@ def meeting_ics(meeting: Meeting) -> bytes:
     return ics.message(event_data(meeting, invitees(meeting)), method)
 
 
-def _send(meeting: Meeting, method: str, *, rescheduled: bool = False, reason: str = "") -> int:
+def _send(meeting: Meeting, method: str, *, rescheduled: bool = False, reason: str = "",
+          only_department_id: int | None = None) -> int:
     people = invitees(meeting)
     data = ics.message(event_data(meeting, people), method)
     attachment = [(f"meeting-{meeting.id}.ics", f"text/calendar; method={method}", data)]
@@ -445,7 +446,7 @@ def _send(meeting: Meeting, method: str, *, rescheduled: bool = False, reason: s
     url = _meeting_url(meeting)
     sent = 0
     for person in people:
-        if not person.email:
+        if not person.email or (only_department_id is not None and person.department_id != only_department_id):
             continue
         with force_locale(person.locale or "zh_CN"):
             when = _("%(start)s to %(end)s (Beijing time)",
@@ -471,6 +472,23 @@ def _send(meeting: Meeting, method: str, *, rescheduled: bool = False, reason: s
                 body += "\n\n" + url
         send_message(person.email, subject, body, attachment)
         sent += 1
+    return sent
+
+
+def invite_to_upcoming(conference: Conference, department_id: int, now: datetime | None = None) -> int:
+    """A department that joins a workspace is booked into and invited to its meetings still to come
+    (the others are not sent the invitation again). The caller commits."""
+    sent = 0
+    db.session.expire(conference, ["members"])  # the new member row is not in the loaded list yet
+    upcoming = db.session.scalars(select(Meeting).where(
+        Meeting.conference_id == conference.id, Meeting.status == MeetingStatus.SCHEDULED,
+        Meeting.starts_at > _now(now))).all()
+    for meeting in upcoming:
+        booking = db.session.get(Booking, meeting.booking_id) if meeting.booking_id else None
+        booking = save_booking(BOOKING_KIND, meeting.id, meeting.title, meeting.starts_at, meeting.ends_at,
+                               room=meeting.room, participants=participants_of(meeting), booking=booking)
+        meeting.booking_id = booking.id
+        sent += _send(meeting, "REQUEST", only_department_id=department_id)
     return sent
 
 

@@ -178,8 +178,12 @@ def invite(conference: Conference, user: User, department_id: int | None, kind: 
         member.joined_at = utcnow()
     member.kind = kind
     member.invited_by_id = user.id
+    db.session.flush()
+    from .meetings import invite_to_upcoming  # meetings build on the workspace, not the reverse
+
+    invitations = invite_to_upcoming(conference, department.id)
     record("conference.member_invited", conference, actor=user, details={
-        "department": department.id, "kind": kind.value, "rejoined": rejoined})
+        "department": department.id, "kind": kind.value, "rejoined": rejoined, "meeting_invitations": invitations})
     db.session.commit()
     return member
 
