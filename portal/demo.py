@@ -162,6 +162,17 @@ def _seed_conference(case, users: dict, depts: dict):
                            [uploads.CheckedFile("确权登记办理情况说明.pdf", "pdf", pdf)], note="信访局整理")
     workspace.post_message(conference, users["land@yx.example"], "自然资源局已调取该宅基地的测绘资料，本周内提供。")
     workspace.post_message(conference, staff, "请各成员单位在第一次会议前反馈本单位意见。")
+    # The first meeting is being scheduled: three candidate times for the members to answer.
+    from datetime import time, timedelta
+
+    from portal.conferences import meetings
+    from portal.timeutil import today
+
+    first = meetings.propose(conference, staff, "第一次联席会议",
+                             meetings.SlotInput(today() + timedelta(days=7), time(9, 30), 90, room="市政府3号楼301会议室"))
+    for days, at in ((8, time(14, 30)), (9, time(9, 30))):
+        meetings.add_slot(first, staff, meetings.SlotInput(today() + timedelta(days=days), at, 90,
+                                                           room="市政府3号楼301会议室"))
     return conference
 
 
