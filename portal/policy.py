@@ -95,7 +95,28 @@ def _department_takes_part(user, case) -> bool:
     if any(r.department_id == user.department_id and r.status != ReferralStatus.OBJECTED
            for r in case.referrals):
         return True
-    return _reviews_case(user, case)
+    return _reviews_case(user, case) or _in_conference_on(user, case)
+
+
+def _conference_cases(department_id):
+    """Cases of the joint-conference workspaces a department is a member of (members work on them together)."""
+    from sqlalchemy import select
+
+    from portal.conferences.models import ConferenceCase, ConferenceMember
+
+    return (select(ConferenceCase.case_id)
+            .join(ConferenceMember, ConferenceMember.conference_id == ConferenceCase.conference_id)
+            .where(ConferenceMember.department_id == department_id, ConferenceMember.left_at.is_(None)))
+
+
+def _in_conference_on(user, case) -> bool:
+    from portal.conferences.models import ConferenceCase
+    from portal.extensions import db
+
+    if user.department_id is None or case.id is None:
+        return False
+    query = _conference_cases(user.department_id).where(ConferenceCase.case_id == case.id).limit(1)
+    return db.session.scalar(query) is not None
 
 
 def _reviews_case(user, case) -> bool:
@@ -139,7 +160,8 @@ def visible_cases_clause(user):
     if user.role == Role.DEPARTMENT_REP:
         return or_(Case.id.in_(select(Referral.case_id).where(Referral.department_id == user.department_id,
                                                               Referral.status != ReferralStatus.OBJECTED)),
-                   Case.id.in_(select(Review.case_id).where(Review.reviewing_department_id == user.department_id)))
+                   Case.id.in_(select(Review.case_id).where(Review.reviewing_department_id == user.department_id)),
+                   Case.id.in_(_conference_cases(user.department_id)))
     if user.role == Role.PETITIONER:
         return or_(Case.submitted_by_id == user.id,
                    Case.id.in_(select(Petitioner.case_id).where(Petitioner.user_id == user.id)))

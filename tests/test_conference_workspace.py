@@ -458,6 +458,48 @@ def test_the_demo_has_a_workspace_for_the_land_case(app, client):
 def test_the_case_is_linked_only_for_those_who_may_open_it(app, client, world):
     conference_id = open_workspace(client, world)
     assert f'href="/cases/{world.case_id}"' in text(client.get(f"/conferences/{conference_id}"))
-    as_user(client, world.reps[0])  # a member department that is not on the case
+    as_user(client, world.reps[0])  # a member department works on the workspace's cases too
+    assert f'href="/cases/{world.case_id}"' in text(client.get(f"/conferences/{conference_id}"))
+    # an administrator opens every workspace but no case: the case is named, not linked
+    from portal.accounts.models import Role
+    from tests.conftest import login
+    from tests.factories import PASSWORD, make_user
+
+    with app.app_context():
+        admin_login = make_user(Role.ADMIN).email
+    client.post("/logout")
+    login(client, admin_login, PASSWORD)
     page = text(client.get(f"/conferences/{conference_id}"))
     assert "宅基地确权登记久拖未办" in page and f'href="/cases/{world.case_id}"' not in page
+
+
+def test_member_departments_see_the_workspace_cases(app, client):
+    """Members work on the workspace's cases together, so each member department may open them."""
+    from sqlalchemy import select
+
+    from portal.accounts.models import Role
+    from portal.conferences.models import Conference, ConferenceCase, ConferenceMember
+    from portal.extensions import db
+    from tests.conftest import login
+    from tests.factories import PASSWORD, make_case, make_department, make_user
+
+    with app.app_context():
+        member, outsider = make_department(), make_department()
+        rep, other = make_user(Role.DEPARTMENT_REP, member), make_user(Role.DEPARTMENT_REP, outsider)
+        staff, leader = make_user(Role.STAFF), make_user(Role.LEADER)
+        case = make_case()
+        conference = Conference(title="测试联席会议", convener_id=leader.id, office_department_id=member.id,
+                                created_by_id=staff.id)
+        db.session.add(conference)
+        db.session.flush()
+        db.session.add_all([ConferenceCase(conference_id=conference.id, case_id=case.id),
+                            ConferenceMember(conference_id=conference.id, department_id=member.id)])
+        db.session.commit()
+        case_id, rep_login, other_login = case.id, rep.email, other.email
+        assert db.session.scalar(select(ConferenceMember.id).where(ConferenceMember.department_id == member.id))
+    login(client, rep_login, PASSWORD)
+    assert client.get(f"/cases/{case_id}").status_code == 200
+    assert f"/cases/{case_id}" in client.get("/cases").get_data(as_text=True)
+    client.post("/logout")
+    login(client, other_login, PASSWORD)
+    assert client.get(f"/cases/{case_id}").status_code == 403
