@@ -22,6 +22,8 @@ help:
 	@echo "make test  - set up and run every test"
 	@echo "make bench - load-test the case pages (100,000 generated cases, gunicorn + wrk on 127.0.0.1)"
 
+# Links in messages (outbox) point at this server unless PORTAL_BASE_URL says otherwise.
+run: export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
