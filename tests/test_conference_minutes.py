@@ -131,7 +131,12 @@ def test_minutes_from_draft_through_amendment_to_approval_and_lock(app):
     assert member.post(f"{w.base}/minutes/approve").status_code == 403
     assert minutes_row(app, w.meeting_id).status == MinutesStatus.DRAFT
 
-    # The convener approves: locked, hash on the row and in the audit trail.
+    # Approval waits for the attendance (the minutes record who attended), then the convener approves: locked,
+    # hash on the row and in the audit trail.
+    assert "Enter the attendance" in text(convener.post(f"{w.base}/minutes/approve", follow_redirects=True))
+    assert office.post(f"{w.base}/attendance", data={
+        "department_id": [str(d) for d in w.department_ids],
+        **{f"status-{d}": "attended" for d in w.department_ids}}).status_code == 303
     page = text(convener.get(f"{w.base}/minutes"))
     assert "Approve the minutes" in page
     response = convener.post(f"{w.base}/minutes/approve", follow_redirects=True)
@@ -256,3 +261,23 @@ def test_minutes_page_query_count_is_fixed(app, count_queries):
                                    status=AttendanceStatus.ATTENDED))
         session.commit()
     assert measure() == first
+
+
+def test_approved_minutes_lock_the_attendance_and_agenda_too(app):
+    w = build_workspace(app)
+    office, convener = client_for(app, w.staff), client_for(app, w.convener)
+    attendance = {"department_id": [str(d) for d in w.department_ids],
+                  **{f"status-{d}": "attended" for d in w.department_ids}}
+    assert office.post(f"{w.base}/attendance", data=attendance).status_code == 303
+    draft(office, w)
+    assert convener.post(f"{w.base}/minutes/approve").status_code == 303
+    assert minutes_row(app, w.meeting_id).status == MinutesStatus.APPROVED
+    changed = {**attendance, f"status-{w.department_ids[0]}": "absent"}
+    assert "approved" in text(office.post(f"{w.base}/attendance", data=changed, follow_redirects=True))
+    assert "approved" in text(office.post(f"{w.base}/agenda/items", data={"title": "补一项"}, follow_redirects=True))
+    with database(app) as session:
+        from portal.conferences.models import Attendance
+
+        statuses = {a.status.value for a in session.scalars(select(Attendance).where(
+            Attendance.meeting_id == w.meeting_id))}
+    assert statuses == {"attended"}

@@ -53,6 +53,13 @@ class Refused(Exception):
         self.message, self.field = message, field
 
 
+def ensure_minutes_open(meeting: Meeting) -> None:
+    """Approved minutes cover the agenda and attendance too: afterwards only an addendum corrects them."""
+    minutes = db.session.scalar(select(Minutes).where(Minutes.meeting_id == meeting.id))
+    if minutes is not None and minutes.status == MinutesStatus.APPROVED:
+        raise Refused(_("The minutes of this meeting are approved; corrections go in an addendum."))
+
+
 def ensure_open(conference) -> None:
     """A closed workspace can be read, not changed (the office closes it when its work is done)."""
     if conference.closed_at is not None:
@@ -116,6 +123,7 @@ def ensure_carried(meeting: Meeting, actor=None) -> None:
 def add_agenda_item(meeting: Meeting, *, title: str, notes: str = "", case_id: int | None = None,
                     document_id: int | None = None, actor=None) -> AgendaItem:
     ensure_open(meeting.conference)
+    ensure_minutes_open(meeting)
     title = (title or "").strip()
     if not title:
         raise Refused(_("Give the agenda item a title."), "title")
@@ -137,6 +145,7 @@ def add_agenda_item(meeting: Meeting, *, title: str, notes: str = "", case_id: i
 def move_agenda_item(item: AgendaItem, direction: str, actor=None) -> None:
     """Swap an item with its neighbour above ("up") or below ("down"); at either end nothing changes."""
     ensure_open(item.meeting.conference)
+    ensure_minutes_open(item.meeting)
     if direction not in ("up", "down"):
         raise Refused(_("Move an item up or down."))
     items = agenda_items(item.meeting)
@@ -152,6 +161,7 @@ def move_agenda_item(item: AgendaItem, direction: str, actor=None) -> None:
 
 def remove_agenda_item(item: AgendaItem, actor=None) -> None:
     ensure_open(item.meeting.conference)
+    ensure_minutes_open(item.meeting)
     record("agenda.item_removed", item, actor=actor, details={"meeting": item.meeting_id, "title": item.title})
     db.session.delete(item)
     db.session.commit()
@@ -165,6 +175,7 @@ def save_attendance(meeting: Meeting, rows: list[dict], actor=None) -> None:
     Member departments of the workspace are entered as members; any other department as an invited guest.
     """
     ensure_open(meeting.conference)
+    ensure_minutes_open(meeting)
     member_ids = {m.department_id for m in meeting.conference.members if m.left_at is None and m.kind.value == "member"}
     existing = {a.department_id: a for a in meeting.attendance}
     checked = []
@@ -332,6 +343,8 @@ def approve(minutes: Minutes, actor) -> None:
     if pending:
         raise Refused(_("%(n)d proposed amendments are still undecided; the office accepts or declines them first.",
                         n=len(pending)))
+    if not minutes.meeting.attendance:  # the minutes record who attended: the meeting has taken place
+        raise Refused(_("Enter the attendance before the minutes are approved."))
     minutes.content_hash = content_hash(minutes)
     minutes.status = MinutesStatus.APPROVED
     minutes.approved_by_id, minutes.approved_at = actor.id, utcnow()

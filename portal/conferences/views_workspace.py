@@ -104,7 +104,8 @@ def _open_choices(form: OpenForm, preselected):
     for case in preselected:
         if case.id not in {c.id for c in offered}:
             offered.insert(0, case)
-    form.case_ids.choices = [(c.id, f"{c.reference} {c.subject}" + (f" ({_('complex')})" if c.complex else ""))
+    complex_mark = _("marked complex")  # outside the f-string, where the message extractor finds it
+    form.case_ids.choices = [(c.id, f"{c.reference} {c.subject}" + (f" ({complex_mark})" if c.complex else ""))
                              for c in offered]
     form.convener_id.choices = [("", _("Choose a leader"))] + [(u.id, u.display_name) for u in workspace.leaders()]
     form.department_ids.choices = [(d.id, d.name) for d in workspace.member_departments()]
