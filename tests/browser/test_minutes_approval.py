@@ -38,6 +38,11 @@ def _workspace_with_draft_minutes(live_app) -> tuple[str, int]:
                           uid=f"{uuid.uuid4()}@browser-test", starts_at=start, ends_at=start + timedelta(hours=2))
         db.session.add(meeting)
         db.session.flush()
+        from portal.conferences.models import Attendance, AttendanceStatus
+
+        for department in members:  # approval needs the attendance
+            db.session.add(Attendance(meeting_id=meeting.id, department_id=department.id,
+                                      status=AttendanceStatus.ATTENDED))
         minutes = Minutes(meeting_id=meeting.id, body="会议研究了欠薪问题的处理方案。", revision=1)
         minutes.decisions.append(Decision(position=1, text="人社局牵头督促企业支付工资"))
         db.session.add(minutes)
@@ -52,6 +57,7 @@ def test_convener_approves_the_draft_and_the_page_shows_it_locked(browser, live_
     page.goto(url)
     expect(page.locator("#minutes-body")).to_contain_text("会议研究了欠薪问题的处理方案。")
     expect(page.locator("#minutes-locked")).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept())  # approving asks for a confirmation first
     page.locator("#approve-minutes").click()
 
     expect(page.locator("#minutes-locked")).to_be_visible()
