@@ -74,6 +74,7 @@ def _import_models() -> None:
     from .scheduling import models as _scheduling  # noqa: F401
     from .holidays import models as _holidays  # noqa: F401
     from .mail import models as _mail  # noqa: F401
+    from .mediation import models as _mediation  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -85,6 +86,8 @@ def _register_blueprints(app: Flask) -> None:
                               views_workspace as _cfw)
     from .holidays import bp as holidays_bp, views as _hol  # noqa: F401
     from .home import bp as home_bp, views as _hv  # noqa: F401
+    from .mediation import (bp as mediation_bp, views_matters as _mm, views_record as _mr,  # noqa: F401
+                            views_sessions as _ms)
     from .scheduling import bp as scheduling_bp, views as _sv  # noqa: F401
 
     app.register_blueprint(home_bp)
@@ -92,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(conferences_bp)
     app.register_blueprint(scheduling_bp)
+    app.register_blueprint(mediation_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(holidays_bp, url_prefix="/admin/holidays")
 

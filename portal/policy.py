@@ -77,6 +77,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "task.supervise": frozenset({S, L}),
     "task.answer_supervision": frozenset({D}),
     "calendar.feed": EVERYONE,
+    # --- mediation (访调对接 / 诉调对接) ---
+    "mediation.list": frozenset({S, M, L, D}),  # matters and their figures; a department sees those it is party to
+    "mediation.view": frozenset({S, M, L, D, P}),  # narrowed to the bureau, mediators and the parties
+    # Parties, mediators, sessions, the record, confirmations, locking, errata, the outcome: the mediators of the
+    # matter and of its committee.
+    "mediation.manage": frozenset({M}),
+    "mediation.caucus": frozenset({M}),  # private caucus notes (背对背) and the file copy that holds them
+    "record.confirm": frozenset({D, P}),  # a party confirms (or declines) the read-back record from its account
 }
 
 # Roles that see every case; a department representative and a petitioner see only their own (see below).
@@ -95,7 +103,7 @@ def _department_takes_part(user, case) -> bool:
     if any(r.department_id == user.department_id and r.status != ReferralStatus.OBJECTED
            for r in case.referrals):
         return True
-    return _reviews_case(user, case) or _in_conference_on(user, case)
+    return _reviews_case(user, case) or _in_conference_on(user, case) or _mediation_party_on(user, case)
 
 
 def _conference_cases(department_id):
@@ -116,6 +124,27 @@ def _in_conference_on(user, case) -> bool:
     if user.department_id is None or case.id is None:
         return False
     query = _conference_cases(user.department_id).where(ConferenceCase.case_id == case.id).limit(1)
+    return db.session.scalar(query) is not None
+
+
+def _mediation_party_cases(department_id):
+    """Cases on which a department is a party to mediation (it sees the case it mediates on)."""
+    from sqlalchemy import select
+
+    from portal.mediation.models import MediationParty, MediationReferral
+
+    return (select(MediationReferral.case_id)
+            .join(MediationParty, MediationParty.referral_id == MediationReferral.id)
+            .where(MediationParty.department_id == department_id))
+
+
+def _mediation_party_on(user, case) -> bool:
+    from portal.extensions import db
+    from portal.mediation.models import MediationReferral
+
+    if user.department_id is None or case.id is None:
+        return False
+    query = _mediation_party_cases(user.department_id).where(MediationReferral.case_id == case.id).limit(1)
     return db.session.scalar(query) is not None
 
 
@@ -161,7 +190,8 @@ def visible_cases_clause(user):
         return or_(Case.id.in_(select(Referral.case_id).where(Referral.department_id == user.department_id,
                                                               Referral.status != ReferralStatus.OBJECTED)),
                    Case.id.in_(select(Review.case_id).where(Review.reviewing_department_id == user.department_id)),
-                   Case.id.in_(_conference_cases(user.department_id)))
+                   Case.id.in_(_conference_cases(user.department_id)),
+                   Case.id.in_(_mediation_party_cases(user.department_id)))
     if user.role == Role.PETITIONER:
         return or_(Case.submitted_by_id == user.id,
                    Case.id.in_(select(Petitioner.case_id).where(Petitioner.user_id == user.id)))
@@ -196,6 +226,51 @@ def visible_conferences_clause(user):
     if user.role == Role.DEPARTMENT_REP:
         return Conference.id.in_(select(ConferenceMember.conference_id).where(
             ConferenceMember.department_id == user.department_id, ConferenceMember.left_at.is_(None)))
+    return false()
+
+
+def mediates(user, matter) -> bool:
+    """A mediator assigned to the matter, or one of the committee the matter is referred to."""
+    return user.role == Role.MEDIATOR and (user.department_id == matter.committee_id
+                                           or any(m.user_id == user.id for m in matter.mediators))
+
+
+def party_of(user, matter):
+    """The party of the matter this user speaks for (a petitioner, or a department's representative), or None."""
+    for party in matter.parties:
+        if user.role == Role.DEPARTMENT_REP and party.department_id is not None \
+                and party.department_id == user.department_id:
+            return party
+        if user.role == Role.PETITIONER and party.petitioner is not None and party.petitioner.user_id == user.id:
+            return party
+    return None
+
+
+def can_see_mediation(user, matter) -> bool:
+    """The bureau, leaders and mediators; a party's petitioner or department; the petitioner of the case."""
+    if user.role in CASE_WIDE_ROLES:
+        return True
+    if user.role == Role.PETITIONER and _own_case(user, matter.case):
+        return True
+    return party_of(user, matter) is not None
+
+
+def visible_mediations_clause(user):
+    """The SQL twin of can_see_mediation() for the list page."""
+    from sqlalchemy import false, or_, select, true
+
+    from portal.cases.models import Case, Petitioner
+    from portal.mediation.models import MediationParty, MediationReferral
+
+    if user.role in CASE_WIDE_ROLES:
+        return true()
+    if user.role == Role.DEPARTMENT_REP:
+        return MediationReferral.id.in_(select(MediationParty.referral_id)
+                                        .where(MediationParty.department_id == user.department_id))
+    if user.role == Role.PETITIONER:
+        own = select(Case.id).where(or_(Case.submitted_by_id == user.id, Case.id.in_(
+            select(Petitioner.case_id).where(Petitioner.user_id == user.id))))
+        return MediationReferral.case_id.in_(own)
     return false()
 
 
@@ -235,6 +310,11 @@ OBJECT_RULES: dict[str, Callable] = {
     "task.report": lambda user, task: task.department_id == user.department_id,
     "task.supervise": lambda user, task: can_see_conference(user, task.conference),
     "task.answer_supervision": lambda user, supervision: supervision.task.department_id == user.department_id,
+    "mediation.view": can_see_mediation,
+    "mediation.manage": mediates,
+    "mediation.caucus": mediates,
+    # A party of the matter, for itself only (the service checks the record's state).
+    "record.confirm": lambda user, matter: party_of(user, matter) is not None,
     "attachment.download": lambda user, attachment: (can_see_case(user, attachment.case)
                                                      and not (attachment.internal and user.role == Role.PETITIONER)),
 }

@@ -54,3 +54,9 @@ ATTACHMENTS_PER_CASE = 20
 MEETING_NOTICE_DAYS = 3  # a regular meeting is announced at least this many days ahead; shorter is urgent
 TASK_REMINDER_DAYS = 3  # the responsible department is reminded this many days before a task is due
 TASK_SUPERVISION_RESPONSE_DAYS = 5  # days to answer a task supervision notice with a reason and progress
+
+# --- mediation (People's Mediation Law 2010; see shared DOMAIN.md) -------------------------------------
+# A mediation should normally finish in about a month (2002 rules on people's mediation, m): matters open longer
+# are highlighted as running long.
+MEDIATION_USUAL_DAYS = 30
+MEDIATION_SESSION_MAX_MINUTES = 8 * 60

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import DepartmentKind, Role
-from portal.cases.models import (Case, CaseEvent, CaseStatus, Clock, ClockKind, MatterType, MediationReferral,
+from portal.mediation.models import MediationReferral
+from portal.cases.models import (Case, CaseEvent, CaseStatus, Clock, ClockKind, MatterType,
                                  Referral, ReferralKind, ReferralRole, ReferralStatus)
 from tests.conftest import login
 from tests.factories import PASSWORD, make_case, make_department, make_user

@@ -418,23 +418,3 @@ class Supervision(db.Model):
     issued_by: Mapped[User | None] = relationship(foreign_keys=[issued_by_id])
     responded_by: Mapped[User | None] = relationship(foreign_keys=[responded_by_id])
 
-
-class MediationReferral(db.Model):
-    """A referral from petition to mediation (访调对接); proceeds only with both sides' recorded consent."""
-
-    __tablename__ = "mediation_referral"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
-    source: Mapped[str] = mapped_column(String(16), default="petition")  # petition | court (诉调对接)
-    committee_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    other_party: Mapped[str] = mapped_column(String(200))
-    petitioner_consent_on: Mapped[date] = mapped_column(Date)
-    petitioner_consent_how: Mapped[str] = mapped_column(String(200))
-    other_consent_on: Mapped[date] = mapped_column(Date)
-    other_consent_how: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | agreement | no_agreement | withdrawn
-    referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-    referred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    committee: Mapped[Department] = relationship()

@@ -33,7 +33,6 @@ from .models import (
     ClockKind,
     LegalRoute,
     MatterType,
-    MediationReferral,
     Opinion,
     Referral,
     ReferralKind,
@@ -42,6 +41,8 @@ from .models import (
     Review,
     Supervision,
 )
+from portal.mediation.models import MediationReferral
+
 from .services import CaseError, add_event, likely_duplicates
 
 # Matter types that may go to a legal channel or to mediation: appeal/demand (2022 Regulations art. 31).
