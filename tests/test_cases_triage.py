@@ -368,8 +368,10 @@ def test_mediation_with_both_consents(app, client, on_day):
     with database(app) as session:
         referral = session.scalars(select(MediationReferral)).one()
         assert referral.committee_id == world.committee.id and referral.status == "open"
-        assert referral.petitioner_consent_on == date(2026, 2, 11)
-        assert referral.other_consent_how == "电话确认并录音"
+        applicants = [p for p in referral.parties if p.side.value == "applicant"]
+        respondents = [p for p in referral.parties if p.side.value == "respondent"]
+        assert applicants and all(p.consent_on == date(2026, 2, 11) for p in applicants)
+        assert [(p.name, p.consent_how) for p in respondents] == [("Y市某建筑公司", "电话确认并录音")]
     assert "case.mediation_referral" in audit_actions(app)
     page = text(client.get(f"/cases/{world.case_id}"))
     assert "Y市某建筑公司" in page and "电话确认并录音" in page

@@ -41,7 +41,7 @@ from .models import (
     Review,
     Supervision,
 )
-from portal.mediation.models import MediationReferral
+from portal.mediation.models import MediationParty, MediationReferral, MediationSource, MediationStatus, PartySide
 
 from .services import CaseError, add_event, likely_duplicates
 
@@ -328,11 +328,14 @@ def refer_to_mediation(case: Case, actor: User, *, committee_id: int, other_part
                             f"{side}_consent_how")
         if len(_clean(how)) > 200:
             raise CaseError(_("Use at most %(n)d characters.", n=200), f"{side}_consent_how")
-    referral = MediationReferral(case_id=case.id, source="petition", committee_id=committee.id,
-                                 other_party=other_party, petitioner_consent_on=petitioner_consent_on,
-                                 petitioner_consent_how=_clean(petitioner_consent_how),
-                                 other_consent_on=other_consent_on, other_consent_how=_clean(other_consent_how),
-                                 status="open", referred_by_id=actor.id)
+    referral = MediationReferral(case_id=case.id, source=MediationSource.PETITION, committee_id=committee.id,
+                                 status=MediationStatus.OPEN, referred_by_id=actor.id)
+    referral.parties = [MediationParty(side=PartySide.APPLICANT, petitioner_id=p.id, name=p.name,
+                                       consent_on=petitioner_consent_on, consent_how=_clean(petitioner_consent_how),
+                                       added_by_id=actor.id) for p in case.petitioners]
+    referral.parties.append(MediationParty(side=PartySide.RESPONDENT, name=other_party,
+                                           consent_on=other_consent_on, consent_how=_clean(other_consent_how),
+                                           added_by_id=actor.id))
     db.session.add(referral)
     case.status = CaseStatus.MEDIATION
     stop_clock(case, ClockKind.ROUTING, on)
