@@ -508,8 +508,12 @@ def user_meetings_query(user: User, statuses=(MeetingStatus.SCHEDULED, MeetingSt
 
 
 def user_feed(user: User) -> bytes:
+    """The user's private calendar: their joint-conference meetings and their mediation sessions."""
+    from portal.mediation.sessions import feed_events
+
     meetings = db.session.scalars(user_meetings_query(user)).all()
-    return ics.feed([event_data(m, url="") for m in meetings], _("Meetings of %(name)s", name=user.display_name))
+    events = [event_data(m, url="") for m in meetings] + feed_events(user)
+    return ics.feed(events, _("Meetings of %(name)s", name=user.display_name))
 
 
 def upcoming_for(user: User, now: datetime | None = None, limit: int = 20) -> list[Meeting]:
