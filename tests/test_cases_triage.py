@@ -328,7 +328,8 @@ def test_legal_route_only_for_appeals_and_demands(app, client, on_day):
 # --- mediation --------------------------------------------------------------------------------------
 
 def mediation_data(world, **changes):
-    data = {"committee": str(world.committee.id), "other_party": "Y市某建筑公司",
+    data = {"source": "petition", "committee": str(world.committee.id), "respondent": "person",
+            "other_party": "Y市某建筑公司",
             "petitioner_consent_on": "2026-02-11", "petitioner_consent_how": "签署调解申请书",
             "other_consent_on": "2026-02-12", "other_consent_how": "电话确认并录音", "scope_confirmed": "y"}
     data.update(changes)

@@ -21,6 +21,9 @@ SENTENCES = {
     "referred": _l("%(kind)s to %(department)s as %(role)s."),
     "legal_route": _l("Routed to the legal channel: %(route)s."),
     "mediation_referral": _l("Referred to mediation at %(committee)s with the consent of both sides."),
+    "mediation_outcome": _l("Mediation ended: %(mediation)s."),
+    "mediation_withdrawn": _l("Mediation ended: %(party)s withdrew consent."),
+    "mediation_returned": _l("Back to triage after mediation without agreement; a new routing time limit runs."),
     "complex": _l("Marked complex for a joint conference."),
     "accepted": _l("%(department)s accepted the matter."),
     "objected": _l("%(department)s returned the matter as outside its competence."),
@@ -59,6 +62,13 @@ def describe(event) -> str:
                 data[key] = enum_cls(data[key]).label
             except ValueError:
                 pass
+    if "mediation" in data:
+        from portal.mediation.models import MediationStatus
+
+        try:
+            data["mediation"] = MediationStatus(data["mediation"]).label
+        except ValueError:
+            pass
     if "clock" in data:
         from .models import ClockKind
 

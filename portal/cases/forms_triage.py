@@ -16,6 +16,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.forms import REQUIRED, int_or_none
 
+from portal.mediation.models import MediationSource
+
 from .models import LegalRoute, ReferralKind
 
 
@@ -61,17 +63,28 @@ class LegalRouteForm(FlaskForm):
 
 
 class MediationForm(FlaskForm):
+    source = RadioField(_l("Referred from"), choices=[(s.value, s.label) for s in MediationSource],
+                        validators=[InputRequired(REQUIRED)], default=MediationSource.PETITION.value)
+    court = SelectField(_l("Entrusting court (诉调对接)"), coerce=int_or_none, validators=[Optional()])
+    court_reference = StringField(_l("Court file number"), validators=[Length(max=100)],
+                                  description=_l("Only for a matter entrusted by a court."))
     committee = SelectField(_l("People's mediation committee"), coerce=int_or_none,
                             validators=[InputRequired(REQUIRED)])
-    other_party = StringField(_l("The other party"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    respondent = RadioField(_l("The other side is"), choices=[("department", _l("A department")),
+                                                             ("person", _l("Another person or company"))],
+                            validators=[InputRequired(REQUIRED)], default="department")
+    other_department = SelectField(_l("Department on the other side"), coerce=int_or_none, validators=[Optional()])
+    other_party = StringField(_l("Name of the other party"), validators=[Length(max=200)],
+                              description=_l("A person or company, when the other side is not a department."))
+    other_phone = StringField(_l("Phone of the other party (optional)"), validators=[Length(max=20)])
     petitioner_consent_on = DateField(_l("Petitioner consented on"), validators=[Optional()],
                                       render_kw={"type": "date"})
     petitioner_consent_how = StringField(_l("How the petitioner consented"), validators=[Length(max=200)],
                                          description=_l("E.g. signed consent form, recorded phone call."))
     other_consent_on = DateField(_l("Other party consented on"), validators=[Optional()], render_kw={"type": "date"})
     other_consent_how = StringField(_l("How the other party consented"), validators=[Length(max=200)])
-    scope_confirmed = BooleanField(_l("I confirm this is not an administrative dispute and not a matter already "
-                                      "in litigation"))
+    scope_confirmed = BooleanField(_l("I confirm this is not an administrative dispute, and not a matter in "
+                                      "litigation unless the court entrusts it for mediation"))
 
 
 class ComplexForm(FlaskForm):

@@ -298,12 +298,23 @@ def route_to_legal_channel(case: Case, actor: User, route: LegalRoute, notice: s
                                                             "notice": notice, "petitioners_told": told})
 
 
+def mediation_courts() -> list[Department]:
+    """Courts that can entrust a matter to mediation (诉调对接)."""
+    return list(db.session.scalars(
+        select(Department).where(Department.active.is_(True), Department.kind == DepartmentKind.COURT)
+        .order_by(Department.name)))
+
+
 @atomic
-def refer_to_mediation(case: Case, actor: User, *, committee_id: int, other_party: str,
+def refer_to_mediation(case: Case, actor: User, *, committee_id: int | None,
                        petitioner_consent_on: date | None, petitioner_consent_how: str,
                        other_consent_on: date | None, other_consent_how: str, scope_confirmed: bool,
-                       on: date | None = None) -> MediationReferral:
-    """访调对接: only with both sides' recorded consent; never administrative disputes or matters in litigation."""
+                       other_party: str = "", other_phone: str = "", other_department_id: int | None = None,
+                       source: MediationSource = MediationSource.PETITION, court_id: int | None = None,
+                       court_reference: str = "", on: date | None = None) -> MediationReferral:
+    """访调对接 (or 诉调对接 when a court entrusts the matter): only with both sides' recorded consent; never
+    administrative disputes. The petitioners are the applicant side (one consent for them all); the other side
+    is a department (other_department_id) or a named person or company (other_party, other_phone)."""
     _ensure_triageable(case)
     on = _today(on)
     if case.matter_type not in MEDIATION_MATTER_TYPES:
@@ -312,10 +323,30 @@ def refer_to_mediation(case: Case, actor: User, *, committee_id: int, other_part
     if not scope_confirmed:
         raise CaseError(_("Confirm that this is neither an administrative dispute nor a matter already in "
                           "litigation: those cannot go to people's mediation."), "scope_confirmed")
+    if not isinstance(source, MediationSource):
+        raise CaseError(_("Choose where the matter comes from."), "source")
+    court, court_reference = None, _clean(court_reference)
+    if source == MediationSource.COURT:
+        court = next((c for c in mediation_courts() if c.id == court_id), None)
+        if court is None:
+            raise CaseError(_("Choose the court that entrusts the matter."), "court")
+        court_reference = _require(court_reference, "court_reference", 100)
+    else:
+        court_reference = ""
     committee = next((c for c in mediation_committees() if c.id == committee_id), None)
     if committee is None:
         raise CaseError(_("Choose an active people's mediation committee."), "committee")
-    other_party = _require(other_party, "other_party", 200)
+    department = None
+    if other_department_id is not None:
+        department = next((d for d in referral_departments() if d.id == other_department_id), None)
+        if department is None:
+            raise CaseError(_("Choose an active department as the other side."), "other_department")
+        other_party, other_phone = department.name, ""
+    else:
+        other_party = _require(other_party, "other_party", 200)
+        other_phone = _clean(other_phone)
+        if len(other_phone) > 20:
+            raise CaseError(_("Use at most %(n)d characters.", n=20), "other_phone")
     for when, how, side in ((petitioner_consent_on, petitioner_consent_how, "petitioner"),
                             (other_consent_on, other_consent_how, "other")):
         if when is None:
@@ -328,12 +359,14 @@ def refer_to_mediation(case: Case, actor: User, *, committee_id: int, other_part
                             f"{side}_consent_how")
         if len(_clean(how)) > 200:
             raise CaseError(_("Use at most %(n)d characters.", n=200), f"{side}_consent_how")
-    referral = MediationReferral(case_id=case.id, source=MediationSource.PETITION, committee_id=committee.id,
+    referral = MediationReferral(case_id=case.id, source=source, court_id=court.id if court else None,
+                                 court_reference=court_reference, committee_id=committee.id,
                                  status=MediationStatus.OPEN, referred_by_id=actor.id)
     referral.parties = [MediationParty(side=PartySide.APPLICANT, petitioner_id=p.id, name=p.name,
                                        consent_on=petitioner_consent_on, consent_how=_clean(petitioner_consent_how),
                                        added_by_id=actor.id) for p in case.petitioners]
-    referral.parties.append(MediationParty(side=PartySide.RESPONDENT, name=other_party,
+    referral.parties.append(MediationParty(side=PartySide.RESPONDENT, name=other_party, phone=other_phone,
+                                           department_id=department.id if department else None,
                                            consent_on=other_consent_on, consent_how=_clean(other_consent_how),
                                            added_by_id=actor.id))
     db.session.add(referral)
@@ -349,8 +382,15 @@ def refer_to_mediation(case: Case, actor: User, *, committee_id: int, other_part
         return subject, body
 
     told = _tell_petitioners(case, compose)
+    if department is not None:
+        _tell_department(case, department.id, lambda case, link: (
+            _("Mediation on %(ref)s", ref=case.reference),
+            _("Your department is a party to the mediation of %(ref)s (%(subject)s) at %(committee)s:\n%(link)s",
+              ref=case.reference, subject=case.subject, committee=committee.name, link=link)))
     record("case.mediation_referral", referral, actor=actor,
-           details={"case": case.reference, "committee": committee.code, "other_party": other_party,
+           details={"case": case.reference, "committee": committee.code, "source": source.value,
+                    "court": court.code if court else None, "court_reference": court_reference,
+                    "other_party": other_party, "other_department": department.code if department else None,
                     "petitioner_consent_on": petitioner_consent_on, "other_consent_on": other_consent_on,
                     "petitioners_told": told})
     return referral

@@ -106,7 +106,16 @@ def _run_outcome(case: Case, outcome: str, form) -> str:
         triage.route_to_legal_channel(case, user, LegalRoute(form.route.data), form.notice.data)
         return _("The case is routed to the legal channel; the petitioner can download the written notice.")
     if outcome == "mediation":
-        triage.refer_to_mediation(case, user, committee_id=form.committee.data, other_party=form.other_party.data,
+        from portal.mediation.models import MediationSource
+
+        by_department = form.respondent.data == "department"
+        if by_department and form.other_department.data is None:
+            raise CaseError(_("Choose the department on the other side."), "other_department")
+        triage.refer_to_mediation(case, user, committee_id=form.committee.data,
+                                  source=MediationSource(form.source.data), court_id=form.court.data,
+                                  court_reference=form.court_reference.data,
+                                  other_department_id=form.other_department.data if by_department else None,
+                                  other_party=form.other_party.data, other_phone=form.other_phone.data,
                                   petitioner_consent_on=form.petitioner_consent_on.data,
                                   petitioner_consent_how=form.petitioner_consent_how.data,
                                   other_consent_on=form.other_consent_on.data,
@@ -124,6 +133,9 @@ def _fill_choices(outcome: str, form) -> None:
         form.co.choices = departments
     elif outcome == "mediation":
         form.committee.choices = [("", _("Choose…"))] + [(d.id, d.name) for d in triage.mediation_committees()]
+        form.court.choices = [("", _("Choose…"))] + [(d.id, d.name) for d in triage.mediation_courts()]
+        form.other_department.choices = [("", _("Choose…"))] + [(d.id, d.name)
+                                                                 for d in triage.referral_departments()]
 
 
 @bp.route("/cases/<int:case_id>/triage/<outcome>", methods=["GET", "POST"])
