@@ -516,3 +516,22 @@ def test_an_htmx_post_with_errors_gets_the_page_with_messages(app, client):
     response = schedule(client, matter)
     assert response.status_code == 303
     assert [c for c, _m in flashes(client.get(location(response)))] == ["success"]
+
+
+def test_when_a_matter_ends_its_sessions_ahead_can_be_called_off_in_one_go(app, client):
+    from portal.accounts.models import User
+    from portal.mediation.services import load_matter
+    from portal.mediation.sessions import cancel_open_sessions
+
+    matter = add_matter(app)
+    started = scheduled(app, client, matter, days_ahead=5)
+    ahead = scheduled(app, client, matter, days_ahead=12)
+    start_record(app, started)
+    with database(app) as session:
+        n = cancel_open_sessions(load_matter(matter.id), session.get(User, matter.mediator.id), "一方撤回同意")
+        session.commit()
+    assert n == 1
+    assert get_session(app, ahead).status == SessionStatus.CANCELLED
+    assert get_session(app, started).status == SessionStatus.HELD
+    assert str(vevent(calendars(app, matter.petitioner.login)[-1][1])["STATUS"]) == "CANCELLED"
+    assert "一方撤回同意" in outbox(app, matter.rep.login)[-1].body

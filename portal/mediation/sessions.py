@@ -291,16 +291,9 @@ def reschedule(session: MediationSession, user: User, data: SessionInput, *, con
     return session
 
 
-@atomic
-def cancel(session: MediationSession, user: User, reason: str) -> MediationSession:
-    """Cancel a scheduled session (with the reason, told to everyone): METHOD:CANCEL, the booking freed.
-    Allowed also after the matter has ended, so that its sessions still ahead can be called off."""
-    _lock(session)
-    ensure_changeable(session)
-    reason = _clean(reason, 2000, "reason")
-    if not reason:
-        raise MediationError(_("Give the reason for cancelling (it is sent to the participants)."), "reason")
-    participants = session_participants(session)
+def _cancel(session: MediationSession, user: User, reason: str,
+            participants: SessionParticipants | None = None) -> int:
+    participants = participants or session_participants(session)
     session.status = SessionStatus.CANCELLED
     session.cancel_reason = reason
     session.sequence = (session.sequence or 0) + 1
@@ -312,7 +305,32 @@ def cancel(session: MediationSession, user: User, reason: str) -> MediationSessi
     record("mediation_session.cancelled", session, actor=user, details={
         "matter_id": session.referral_id, "number": session.number, "reason": reason,
         "sequence": session.sequence, "notices": sent, "booking_id": booking.id if booking else None})
+    return sent
+
+
+@atomic
+def cancel(session: MediationSession, user: User, reason: str) -> MediationSession:
+    """Cancel a scheduled session (with the reason, told to everyone): METHOD:CANCEL, the booking freed.
+    Allowed also after the matter has ended, so that its sessions still ahead can be called off."""
+    _lock(session)
+    ensure_changeable(session)
+    reason = _clean(reason, 2000, "reason")
+    if not reason:
+        raise MediationError(_("Give the reason for cancelling (it is sent to the participants)."), "reason")
+    _cancel(session, user, reason)
     return session
+
+
+def cancel_open_sessions(matter: MediationReferral, user: User, reason: str) -> int:
+    """Cancel every scheduled session of the matter that has not started (e.g. when the matter ends), telling
+    the participants. Runs inside the caller's transaction (no commit); returns the number cancelled."""
+    waiting = [s for s in matter.sessions if s.status == SessionStatus.SCHEDULED and not has_started(s)]
+    if not waiting:
+        return 0
+    participants = matter_participants(matter)
+    for session in waiting:
+        _cancel(session, user, reason, participants)
+    return len(waiting)
 
 
 # --- iCalendar and messages -----------------------------------------------------------------------------------
