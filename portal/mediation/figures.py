@@ -47,7 +47,7 @@ class Figures:
 
     @property
     def days_median(self) -> float | None:
-        return median(self.days_to_outcome) if self.days_to_outcome else None
+        return round(float(median(self.days_to_outcome)), 1) if self.days_to_outcome else None
 
     def outcomes(self) -> list[tuple[MediationStatus, int]]:
         return [(s, self.by_status.get(s, 0)) for s in MediationStatus if s != MediationStatus.OPEN]
