@@ -76,6 +76,7 @@ def seed(if_empty: bool = False) -> bool:
     db.session.commit()
     with current_app.test_request_context(base_url=current_app.config.get("PORTAL_BASE_URL") or "http://127.0.0.1:5000"):
         _seed_cases()
+        _seed_mediation()
     return True
 
 
@@ -174,6 +175,49 @@ def _seed_conference(case, users: dict, depts: dict):
         meetings.add_slot(first, staff, meetings.SlotInput(today() + timedelta(days=days), at, 90,
                                                            room="市政府3号楼301会议室"))
     return conference
+
+
+def _seed_mediation():
+    """One open mediation matter (访调对接) for a new user to try: the demo petitioner against the street office over
+    renovation damage, both consents recorded, the demo mediator assigned, a room set. Made once, through the
+    services the pages use; nothing is added when a mediation matter exists already."""
+    from datetime import timedelta
+
+    from portal.cases import intake, triage
+    from portal.cases.models import Case, CaseStatus, Channel, MatterType
+    from portal.mediation import matters
+    from portal.mediation.models import MediationReferral
+    from portal.timeutil import today
+
+    if db.session.scalar(select(func.count(MediationReferral.id))):
+        return None
+    users = {login: db.session.scalar(select(User).where((User.email == login) | (User.phone == login)))
+             for login, *_rest in DEMO_USERS}
+    depts = {code: db.session.scalar(select(Department).where(Department.code == code))
+             for code, *_rest in DEMO_DEPARTMENTS}
+    staff, petitioner, mediator = users["staff@yx.example"], users["13800000001"], users["mediator@yx.example"]
+    if None in (staff, petitioner, mediator, depts["YX-TJW"], depts["YX-HPJD"]):
+        return None
+    day = today()
+    subject = "老旧小区改造施工致房屋墙体开裂赔偿争议"
+    case = db.session.scalar(select(Case).where(Case.subject == subject, Case.status == CaseStatus.REGISTERED))
+    if case is None:
+        data = intake.PetitionData(
+            channel=Channel.VISIT, received_on=day - timedelta(days=6), matter_type=MatterType.APPEAL,
+            subject=subject, facts="和平街道组织的老旧小区改造施工期间，外墙打孔导致本人住房两处墙体开裂，多次协商赔偿未果。",
+            request="请求街道承担维修费用并赔偿损失。", place="Y市东区和平路1号",
+            petitioners=[intake.PetitionerData("陈信访", "320102198804121238", "13800000001", "Y市东区和平路1号",
+                                               petitioner.id)])
+        case = intake.register_case(data, actor=staff, decision=intake.Decision(override=True, reason="演示数据",
+                                                                                 repeat_acknowledged=True))
+    matter = triage.refer_to_mediation(
+        case, staff, committee_id=depts["YX-TJW"].id, other_department_id=depts["YX-HPJD"].id,
+        petitioner_consent_on=day - timedelta(days=5), petitioner_consent_how="接访时签署调解申请书",
+        other_consent_on=day - timedelta(days=4), other_consent_how="街道办事处书面同意函",
+        scope_confirmed=True, on=day - timedelta(days=4))
+    matters.assign_mediator(matter, staff, mediator.id)
+    matters.set_room(matter, mediator, "Y市人民调解委员会第一调解室")
+    return matter
 
 
 def refuse_demo_data_in_production() -> None:
