@@ -535,3 +535,15 @@ def test_when_a_matter_ends_its_sessions_ahead_can_be_called_off_in_one_go(app, 
     assert get_session(app, started).status == SessionStatus.HELD
     assert str(vevent(calendars(app, matter.petitioner.login)[-1][1])["STATUS"]) == "CANCELLED"
     assert "一方撤回同意" in outbox(app, matter.rep.login)[-1].body
+
+
+def test_the_matter_page_lists_the_sessions(app, client):
+    if "mediation.matter" not in app.view_functions:
+        pytest.skip("the matter page is not there yet")
+    matter = add_matter(app)
+    session_id = scheduled(app, client, matter)
+    page = text(client.get(f"/mediation/{matter.id}"))
+    assert f"{base(matter)}/{session_id}" in page and f"{base(matter)}/new" in page
+    _as(client, matter.rep)
+    page = text(client.get(f"/mediation/{matter.id}"))
+    assert f"{base(matter)}/{session_id}" in page and f"{base(matter)}/new" not in page
