@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import DepartmentKind, Role
-from portal.cases.models import Case, CaseEvent, CaseStatus, Clock, ClockKind, LegalRoute
+from portal.cases.models import Case, CaseEvent, CaseStatus, ClockKind, LegalRoute
 from portal.mediation.models import (
     AfterMediation,
     MediationMediator,
@@ -309,6 +309,9 @@ def test_mediators_and_room(app, client, world, matter_id):
     assert response.status_code == 200 and "<html" not in text(response) and field_error(response, "room-room")
     response = client.post(f"/mediation/{matter_id}/room", data={"room-room": ""})
     assert response.status_code == 200 and "<html" in text(response) and field_error(response, "room-room")
+    response = client.post(f"/mediation/{matter_id}/room", data={"room-room": "临时调解室"}, headers=HX)
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == f"/mediation/{matter_id}"
+    assert the_matter(app).room == "临时调解室"
     response = client.post(f"/mediation/{matter_id}/room", data={"room-room": "和平街道调解室"})
     assert response.status_code == 303
     assert the_matter(app).room == "和平街道调解室"

@@ -73,7 +73,8 @@ def figures(user: User, on: date | None = None) -> Figures:
         select(MediationReferral.status, func.count(MediationReferral.id)).where(visible)
         .group_by(MediationReferral.status))}
     result.held_sessions = db.session.scalar(
-        select(func.count(MediationSession.id)).join(MediationReferral, MediationReferral.id == MediationSession.referral_id)
+        select(func.count(MediationSession.id))
+        .join(MediationReferral, MediationReferral.id == MediationSession.referral_id)
         .where(visible, MediationSession.status == SessionStatus.HELD)) or 0
     # Days to outcome need each ended matter's two dates (a median is not portable SQL): one narrow query.
     result.days_to_outcome = sorted(

@@ -246,7 +246,8 @@ def _back_to_triage(case: Case, actor: User, on: date) -> None:
 def unlocked_records(matter: MediationReferral) -> int:
     """How many sessions of the matter have a proceedings record that is not yet locked."""
     return db.session.scalar(
-        select(func.count(ProceedingRecord.id)).join(MediationSession, MediationSession.id == ProceedingRecord.session_id)
+        select(func.count(ProceedingRecord.id))
+        .join(MediationSession, MediationSession.id == ProceedingRecord.session_id)
         .where(MediationSession.referral_id == matter.id, ProceedingRecord.status != RecordStatus.LOCKED)) or 0
 
 
