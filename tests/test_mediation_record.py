@@ -595,3 +595,23 @@ def test_record_page_runs_a_fixed_number_of_queries(app, count_queries, upload_f
             counts[(who, base)] = counter.count
     assert counts[(m.mediator, m.base)] == counts[(m.mediator, other_base)], counts
     assert counts[(m.petitioner, m.base)] == counts[(m.petitioner, other_base)], counts
+
+
+def test_a_correction_can_change_the_kind_and_the_speaker(app):
+    """A private remark entered as a statement by mistake is made a caucus note before anyone else reads it."""
+    m, mediator = started(app)
+    add(mediator, m, "申请人私下表示可以降到五千元。", speaker=m.applicant_id)
+    [entry] = entries(app, m.session_id)
+    assert "申请人私下表示" in text(client_for(app, m.petitioner).get(m.base))
+    response = mediator.post(f"{m.base}/entries/{entry.id}", data={
+        "text": entry.text, "kind": "caucus", "speaker": str(m.applicant_id)})
+    assert response.status_code == 303
+    [entry] = entries(app, m.session_id)
+    assert entry.kind == EntryKind.CAUCUS and entry.party_id == m.applicant_id
+    assert "申请人私下表示" not in text(client_for(app, m.petitioner).get(m.base))
+    [event] = audit_events(app, "mediation.entry_edited")
+    assert json.loads(event.details)["old_kind"] == "statement"
+    response = mediator.post(f"{m.base}/entries/{entry.id}", data={"text": entry.text, "kind": "note",
+                                                                   "speaker": "999999"})
+    assert response.status_code == 200 and "Choose a party of this mediation, or the mediator." in text(response)
+    assert entries(app, m.session_id)[0].kind == EntryKind.CAUCUS

@@ -60,8 +60,14 @@ class EntryForm(PartForm):
 
 
 class EditEntryForm(PartForm):
+    """The correction of one entry (the template writes its fields with ids of their own per entry)."""
+
+    speaker = SelectField(_l("Speaker"), validate_choice=False)
+    kind = SelectField(_l("Kind"), validate_choice=False)
     text = TextAreaField(_l("Corrected text"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)],
                          render_kw={"rows": 3})
+
+    speaker_id = EntryForm.speaker_id
 
 
 class ConfirmForm(PartForm):

@@ -219,20 +219,27 @@ def add_entry(matter: MediationReferral, record: ProceedingRecord, *, kind, part
     return entry
 
 
+KEEP = object()  # edit_entry(): leave the speaker as it is
+
+
 @atomic
-def edit_entry(matter: MediationReferral, entry: ProceedingEntry, *, text: str, actor) -> ProceedingEntry:
-    """Correct an entry's text while the record is open; the audit trail keeps the old text's hash."""
+def edit_entry(matter: MediationReferral, entry: ProceedingEntry, *, text: str, kind=None, party_id=KEEP,
+               actor) -> ProceedingEntry:
+    """Correct an entry while the record is open: its text, and its kind or speaker (a private note entered as a
+    statement by mistake is made a caucus note again). The audit trail keeps the old text's hash."""
     ensure_open(matter)
-    if entry.private and not sees_caucus(actor, matter):
-        raise MediationError(_("Only the mediators keep private caucus notes."))
+    new_kind = entry.kind if kind in (None, "") else _kind(kind)
+    if (entry.private or new_kind == EntryKind.CAUCUS) and not sees_caucus(actor, matter):
+        raise MediationError(_("Only the mediators keep private caucus notes."), "kind")
+    speaker_id = entry.party_id if party_id is KEEP else (s.id if (s := _speaker(matter, party_id)) else None)
     text = _text(text)
     record = _locked_record(entry.record)
     _ensure_recording(record)
-    if text == entry.text:
+    if (text, new_kind, speaker_id) == (entry.text, entry.kind, entry.party_id):
         return entry
-    old = _sha(entry.text)
-    entry.text, entry.edited_at = text, utcnow()
-    audit("mediation.entry_edited", entry, actor=actor, details={**_entry_details(entry), "old_text_sha256": old})
+    old = {"old_text_sha256": _sha(entry.text), "old_kind": entry.kind.value, "old_speaker": entry.party_id}
+    entry.text, entry.kind, entry.party_id, entry.edited_at = text, new_kind, speaker_id, utcnow()
+    audit("mediation.entry_edited", entry, actor=actor, details={**_entry_details(entry), **old})
     return entry
 
 

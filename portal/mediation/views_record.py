@@ -23,7 +23,7 @@ from portal.pdf import render_pdf
 from . import bp
 from . import proceedings as svc
 from .forms_record import ConfirmForm, EditEntryForm, EntryForm, ErratumForm, InSessionConfirmForm
-from .models import ConfirmationHow, ProceedingEvidence, RecordStatus
+from .models import ConfirmationHow, EntryKind, ProceedingEvidence, RecordStatus
 from .services import MediationError, active_parties, load_matter
 
 RECORD = "/<int:matter_id>/sessions/<int:session_id>/record"
@@ -111,6 +111,7 @@ def _context(matter, session, record, forms=None, party_copy=False) -> dict:
         "matter_url": _link("mediation.matter", matter_id=matter.id),
         "session_url": _link("mediation.session", matter_id=matter.id, session_id=session.id),
         "record_url": _record_url(matter, session), "RecordStatus": RecordStatus,
+        "entry_kinds": [(k.value, k.label) for k in EntryKind if view.caucus or k != EntryKind.CAUCUS],
     }
 
 
@@ -176,9 +177,11 @@ def record_edit_entry(matter_id: int, session_id: int, entry_id: int):
     if entry is None or not svc.may_see_entry(entry, current_user, matter):
         abort(404)
     form = EditEntryForm()
-    ok = form.validate() and _attempt(form, svc.edit_entry, matter, entry, text=form.text.data, actor=current_user)
-    errors = {} if ok else {entry_id: (" ".join(str(e) for e in [*form.text.errors, *form.form_errors]),
-                                         form.text.data or "")}
+    speaker = svc.KEEP if form.speaker.data is None else form.speaker_id()
+    ok = form.validate() and _attempt(form, svc.edit_entry, matter, entry, text=form.text.data, kind=form.kind.data,
+                                      party_id=speaker, actor=current_user)
+    messages = [*form.speaker.errors, *form.kind.errors, *form.text.errors, *form.form_errors]
+    errors = {} if ok else {entry_id: (" ".join(str(e) for e in messages), form.text.data or "")}
     if is_fragment():
         context = _context(matter, session, svc.load_record(session), {"edit_errors": errors})
         entry = next(e for e in context["view"].entries if e.id == entry_id)
