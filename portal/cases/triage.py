@@ -574,7 +574,6 @@ class CasePanel:
     """What the triage, referral and supervision parts of a case page need besides the case itself."""
 
     supervisions: list[Supervision]
-    mediation: MediationReferral | None
     objection_due: dict[int, date]
     acceptance_due: dict[int, date]
     overdue: bool
@@ -583,7 +582,7 @@ class CasePanel:
 
 
 def case_panel(case: Case, user: User, on: date | None = None) -> CasePanel:
-    """Two queries whatever the case holds: its supervision notices and its mediation referral.
+    """One query whatever the case holds: its supervision notices.
 
     The users who decided referrals are loaded in one more query so the table never loads them one by one.
     """
@@ -594,9 +593,6 @@ def case_panel(case: Case, user: User, on: date | None = None) -> CasePanel:
              .options(joinedload(Supervision.department), joinedload(Supervision.issued_by),
                       joinedload(Supervision.responded_by)))
     supervisions = [s for s in db.session.scalars(query).unique() if policy.can(user, "supervision.view", s)]
-    mediation = db.session.scalar(select(MediationReferral).where(MediationReferral.case_id == case.id)
-                                  .order_by(MediationReferral.id.desc()).options(joinedload(MediationReferral.committee))
-                                  .limit(1))
     deciders = {r.decided_by_id for r in case.referrals if r.decided_by_id}
     if deciders:
         db.session.scalars(select(User).where(User.id.in_(deciders))).all()  # fills the identity map
@@ -613,7 +609,7 @@ def case_panel(case: Case, user: User, on: date | None = None) -> CasePanel:
         # An online petitioner is never shown other people's cases, so triage is where those duplicates surface.
         duplicates = likely_duplicates([p.id_number for p in case.petitioners], [p.phone for p in case.petitioners],
                                        case.subject, exclude_id=case.id)
-    return CasePanel(supervisions, mediation, objection_due, acceptance_due, bool(overdue_clocks(case, on)), on,
+    return CasePanel(supervisions, objection_due, acceptance_due, bool(overdue_clocks(case, on)), on,
                      duplicates)
 
 

@@ -39,6 +39,7 @@ from .models import (
     SessionStatus,
 )
 from .services import MediationError, active_parties, atomic, ensure_consent, ensure_open
+from .sessions import cancel_open_sessions
 
 LIST_LIMIT = 200
 # What the outcome form offers: the ends of a mediation other than a withdrawal of consent.
@@ -212,6 +213,7 @@ def withdraw_consent(matter: MediationReferral, actor: User, *, party_id: int | 
     matter.closed_at, matter.closed_by_id = timeutil.utcnow(), actor.id
     add_event(case, "mediation_withdrawn", actor=actor, department=matter.committee, data={"party": party.name})
     _back_to_triage(case, actor, on)
+    _call_off_sessions(matter, actor, _("The mediation ended: %(party)s withdrew consent.", party=party.name))
 
     def compose(case, link):
         return (_("Mediation of your petition %(ref)s has ended", ref=case.reference),
@@ -230,6 +232,11 @@ def _tell_petitioners(case: Case, compose) -> int:
     from portal.cases.triage import _tell_petitioners as tell
 
     return tell(case, compose)
+
+
+def _call_off_sessions(matter: MediationReferral, actor: User, reason: str) -> None:
+    """Sessions still ahead are cancelled when the matter ends, and their participants told."""
+    cancel_open_sessions(matter, actor, reason)
 
 
 def _back_to_triage(case: Case, actor: User, on: date) -> None:
@@ -289,6 +296,7 @@ def record_outcome(matter: MediationReferral, actor: User, *, kind: MediationSta
     matter.status, matter.outcome_text, matter.after = kind, text, after
     matter.closed_at, matter.closed_by_id = timeutil.utcnow(), actor.id
     add_event(case, "mediation_outcome", actor=actor, department=matter.committee, data={"mediation": kind.value})
+    _call_off_sessions(matter, actor, _("The mediation ended: %(outcome)s.", outcome=kind.label))
     if after == AfterMediation.HANDLING:
         _back_to_triage(case, actor, on)
     elif after == AfterMediation.LEGAL_ROUTE:
