@@ -83,6 +83,7 @@ $(STAMPS)/vendor: package.json package-lock.json | $(STAMPS)
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/
+	cp node_modules/signature_pad/dist/signature_pad.umd.min.js static/vendor/
 	touch $@
 
 $(STAMPS)/i18n: $(wildcard portal/translations/*/LC_MESSAGES/messages.po) $(STAMPS)/python | $(STAMPS)

@@ -75,10 +75,13 @@ def _import_models() -> None:
     from .holidays import models as _holidays  # noqa: F401
     from .mail import models as _mail  # noqa: F401
     from .mediation import models as _mediation  # noqa: F401
+    from .agreements import models as _agreements  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
     from .accounts import bp as accounts_bp, views as _av  # noqa: F401
+    from .agreements import (bp as agreements_bp, views_documents as _agd, views_drafting as _agr,  # noqa: F401
+                             views_follow_up as _agf, views_signing as _ags, views_verify as _agv)
     from .admin import bp as admin_bp, views as _adv  # noqa: F401
     from .cases import (bp as cases_bp, views as _cv, views_categories as _cc, views_claim as _ccl,  # noqa: F401
                         views_handling as _ch, views_intake as _ci, views_list as _cl, views_triage as _ct)
@@ -96,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(conferences_bp)
     app.register_blueprint(scheduling_bp)
     app.register_blueprint(mediation_bp)
+    app.register_blueprint(agreements_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(holidays_bp, url_prefix="/admin/holidays")
 

@@ -85,6 +85,19 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "mediation.manage": frozenset({M}),
     "mediation.caucus": frozenset({M}),  # private caucus notes (背对背) and the file copy that holds them
     "record.confirm": frozenset({D, P}),  # a party confirms (or declines) the read-back record from its account
+    # --- mediation agreements (调解协议书) ---
+    "agreement.view": frozenset({S, M, L, D, P}),  # the bureau, mediators, leaders and the parties
+    "agreement.draft": frozenset({M}),  # versions, obligations, opening signing, reminders
+    "agreement.comment": frozenset({M, D, P}),  # parties and mediators comment on a draft
+    "agreement.sign": frozenset({D, P}),  # a party signs (or declines) for itself; a department through its rep
+    "agreement.sign_mediator": frozenset({M}),  # a mediator assigned to the matter
+    "agreement.seal": frozenset({M}),  # the committee's seal, applied by its mediators
+    "agreement.in_person": frozenset({M}),  # a party signs on the mediator's device after an ID check
+    "agreement.download": frozenset({M, D, P}),  # copies: the parties and the committee's archive, nobody else
+    "agreement.report": frozenset({D, P}),  # the obliged party reports performance
+    "agreement.answer": frozenset({P}),  # the petitioner confirms or disputes a report
+    "agreement.supervise": frozenset({M}),  # follow-up of performance and judicial confirmation
+    "admin.signing": frozenset({A}),  # committee seal images and signing certificates
 }
 
 # Roles that see every case; a department representative and a petitioner see only their own (see below).
@@ -315,6 +328,22 @@ OBJECT_RULES: dict[str, Callable] = {
     "mediation.caucus": mediates,
     # A party of the matter, for itself only (the service checks the record's state).
     "record.confirm": lambda user, matter: party_of(user, matter) is not None,
+    "agreement.view": lambda user, agreement: can_see_mediation(user, agreement.referral),
+    "agreement.draft": lambda user, agreement: mediates(user, agreement.referral),
+    "agreement.comment": lambda user, agreement: (mediates(user, agreement.referral)
+                                                  or party_of(user, agreement.referral) is not None),
+    "agreement.sign": lambda user, agreement: party_of(user, agreement.referral) is not None,
+    "agreement.sign_mediator": lambda user, agreement: any(m.user_id == user.id
+                                                           for m in agreement.referral.mediators),
+    "agreement.seal": lambda user, agreement: mediates(user, agreement.referral),
+    "agreement.in_person": lambda user, agreement: mediates(user, agreement.referral),
+    "agreement.download": lambda user, agreement: (mediates(user, agreement.referral)
+                                                   or party_of(user, agreement.referral) is not None),
+    "agreement.report": lambda user, obligation: (
+        party_of(user, obligation.agreement_version.agreement.referral) == obligation.party),
+    "agreement.answer": lambda user, agreement: (
+        (party := party_of(user, agreement.referral)) is not None and party.side.value == "applicant"),
+    "agreement.supervise": lambda user, agreement: mediates(user, agreement.referral),
     "attachment.download": lambda user, attachment: (can_see_case(user, attachment.case)
                                                      and not (attachment.internal and user.role == Role.PETITIONER)),
 }

@@ -60,3 +60,12 @@ TASK_SUPERVISION_RESPONSE_DAYS = 5  # days to answer a task supervision notice w
 # are highlighted as running long.
 MEDIATION_USUAL_DAYS = 30
 MEDIATION_SESSION_MAX_MINUTES = 8 * 60
+
+# --- mediation agreements (People's Mediation Law 2010 arts. 29-33; see shared DOMAIN.md) ----------------------
+JUDICIAL_CONFIRMATION_DAYS = 30  # art. 33: joint application to the court within 30 days of taking effect (v)
+JUDICIAL_REMINDER_DAYS = 7  # the parties are reminded this many days before that window ends
+OBLIGATION_REMINDER_DAYS = 3  # the obliged party is reminded this many days before an obligation is due
+SIGNING_REMINDER_DAYS = 2  # pending signers are reminded after this many days without signing
+SIGNATURE_IMAGE_MAX_BYTES = 200 * 1024  # a drawn signature (PNG)
+SEAL_IMAGE_MAX_BYTES = 2 * 1024 * 1024
+VERIFY_UPLOAD_MAX_BYTES = 20 * 1024 * 1024  # a PDF uploaded to the public verification page

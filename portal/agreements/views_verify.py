@@ -1,0 +1,4 @@
+"""views_verify"""
+from __future__ import annotations
+
+from . import bp  # noqa: F401
