@@ -83,6 +83,13 @@ def load(env: str | None = None) -> dict:
         "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", ""),
         "PORTAL_DEMO_DATA": _bool("PORTAL_DEMO_DATA", False),
         "UPLOAD_FOLDER": str(Path(os.environ.get("PORTAL_UPLOAD_FOLDER", INSTANCE / "uploads"))),
+        # Committees' signing certificates (PKCS#12, passphrases encrypted with SECRET_KEY); never under static/.
+        "PORTAL_KEY_FOLDER": str(Path(os.environ.get("PORTAL_KEY_FOLDER", INSTANCE / "keys"))),
+        # RFC 3161 timestamp authority for the agreements' PAdES seal; when set and it fails, sealing fails.
+        "PORTAL_TSA_URL": os.environ.get("PORTAL_TSA_URL", ""),
+        "PORTAL_TSA_TIMEOUT": int(os.environ.get("PORTAL_TSA_TIMEOUT", "10")),
+        # Generate and seal agreement PDFs in the request instead of the background pool (tests).
+        "PORTAL_AGREEMENT_SEAL_INLINE": _bool("PORTAL_AGREEMENT_SEAL_INLINE", False),
     }
 
 
@@ -95,6 +102,7 @@ def testing(database_url: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_ENABLED": False,
         "PORTAL_ARGON2_FAST": True,
+        "PORTAL_AGREEMENT_SEAL_INLINE": True,
         "MAIL_SERVER": "",
     }
 

@@ -240,7 +240,7 @@ def _executor() -> ThreadPoolExecutor:
 
 def run_generation(app, agreement_id: int) -> None:
     """The background job: its own app context and session; a failure is recorded on the agreement."""
-    with app.app_context():
+    with app.app_context(), force_locale("zh_CN"):
         try:
             issue_document(agreement_id)
         except Exception as exc:  # every failure is shown to the mediators, none is lost
@@ -308,8 +308,7 @@ def issue_document(agreement_id: int) -> Agreement | None:
     if agreement.effective_on is None:
         agreement.effective_on = agreement.effective_at.astimezone(local_zone()).date()
     committee = agreement.referral.committee
-    with force_locale("zh_CN"):
-        html = document_html(agreement)
+    html = document_html(agreement)
     sealed = seal_pdf(_render_pdf(html), committee)
     stored_name = _store_pdf(sealed)
     try:
