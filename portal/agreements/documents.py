@@ -21,7 +21,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, g, has_request_context, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import event, select
@@ -214,11 +214,12 @@ def _after_commit(session):
     if not pending:
         return
     app = current_app._get_current_object()
+    base_url = request.host_url if has_request_context() else ""  # for the links in the messages
     for agreement_id in sorted(pending):
         if app.config.get("PORTAL_AGREEMENT_SEAL_INLINE"):
-            run_generation(app, agreement_id)
+            run_generation(app, agreement_id, base_url)
         else:
-            _executor().submit(run_generation, app, agreement_id)
+            _executor().submit(run_generation, app, agreement_id, base_url)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -238,9 +239,10 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def run_generation(app, agreement_id: int) -> None:
+def run_generation(app, agreement_id: int, base_url: str = "") -> None:
     """The background job: its own app context and session; a failure is recorded on the agreement."""
     with app.app_context(), force_locale("zh_CN"):
+        g.agreement_base_url = base_url
         try:
             issue_document(agreement_id)
         except Exception as exc:  # every failure is shown to the mediators, none is lost
@@ -335,12 +337,14 @@ def issue_document(agreement_id: int) -> Agreement | None:
 
 
 def _tell_parties(agreement: Agreement) -> None:
-    from portal.mail.services import external_url, send_message
+    from portal.mail.services import send_message
     from portal.mediation.sessions import matter_participants
 
     matter = agreement.referral
     participants = matter_participants(matter)
-    url = external_url("mediation.matter", matter_id=matter.id)
+    base = (current_app.config.get("PORTAL_BASE_URL") or g.get("agreement_base_url") or "").rstrip("/")
+    path = current_app.url_map.bind("localhost").build("mediation.matter", {"matter_id": matter.id})
+    url = base + path if base else ""
     for person in [*participants.representatives, *participants.petitioners, *participants.mediators]:
         if not person.login:
             continue
