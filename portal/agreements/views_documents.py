@@ -85,8 +85,8 @@ def document_pdf(agreement_id: int):
 
 # --- admin: certificates and seal images ----------------------------------------------------------------------
 
-def _committee(department_id: int) -> Department:
-    committee = db.session.get(Department, department_id)
+def _committee(committee_id: int) -> Department:
+    committee = db.session.get(Department, committee_id)
     if committee is None or committee.kind != DepartmentKind.MEDIATION_COMMITTEE:
         abort(404)
     return committee
@@ -113,10 +113,10 @@ def admin_signing():
     return _signing_page()
 
 
-@bp.post("/admin/signing/<int:department_id>/certificate")
+@bp.post("/admin/signing/<int:committee_id>/certificate")
 @policy.requires("admin.signing")
-def admin_signing_certificate(department_id: int):
-    committee = _committee(department_id)
+def admin_signing_certificate(committee_id: int):
+    committee = _committee(committee_id)
     form = CertificateForm(prefix=f"cert{committee.id}")
     upload = form.file.data
     if form.validate():
@@ -136,19 +136,19 @@ def admin_signing_certificate(department_id: int):
     return _signing_page({("certificate", committee.id): form})
 
 
-@bp.post("/admin/signing/<int:department_id>/self-signed")
+@bp.post("/admin/signing/<int:committee_id>/self-signed")
 @policy.requires("admin.signing")
-def admin_signing_self_signed(department_id: int):
-    committee = _committee(department_id)
+def admin_signing_self_signed(committee_id: int):
+    committee = _committee(committee_id)
     documents.create_self_signed(committee, current_user)
     flash(_("%(committee)s has a signing certificate.", committee=committee.name), "success")
     return redirect_to(url_for("agreements.admin_signing") + f"#committee-{committee.id}")
 
 
-@bp.post("/admin/signing/<int:department_id>/seal")
+@bp.post("/admin/signing/<int:committee_id>/seal")
 @policy.requires("admin.signing")
-def admin_signing_seal(department_id: int):
-    committee = _committee(department_id)
+def admin_signing_seal(committee_id: int):
+    committee = _committee(committee_id)
     form = SealImageForm(prefix=f"seal{committee.id}")
     if form.validate():
         try:
@@ -161,10 +161,10 @@ def admin_signing_seal(department_id: int):
     return _signing_page({("seal", committee.id): form})
 
 
-@bp.get("/admin/signing/<int:department_id>/seal-image")
+@bp.get("/admin/signing/<int:committee_id>/seal-image")
 @policy.requires("admin.signing")
-def admin_signing_seal_image(department_id: int):
-    committee = _committee(department_id)
+def admin_signing_seal_image(committee_id: int):
+    committee = _committee(committee_id)
     seal = documents.seal_of(committee.id)
     if seal is None:
         abort(404)
