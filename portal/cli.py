@@ -41,6 +41,19 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(tasks)
 
+    agreements = AppGroup("agreements", help="Mediation agreements.")
+
+    @agreements.command("remind")
+    def agreements_remind():
+        """Remind the parties of the judicial confirmation window, obligations coming due and pending signatures
+        (each reminder once)."""
+        from portal.agreements.reminders import run_reminders
+
+        counts = run_reminders()
+        click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()) + " reminders sent")
+
+    app.cli.add_command(agreements)
+
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
     def seed_demo(if_empty):

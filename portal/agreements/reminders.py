@@ -1,0 +1,123 @@
+"""Reminders of the agreements, run daily by `flask agreements remind`: the judicial confirmation window closing
+(rules.JUDICIAL_REMINDER_DAYS before its last day, to every party, once), obligations coming due
+(rules.OBLIGATION_REMINDER_DAYS before, to the obliged party, once per obligation), and pending signers (by the
+signing code, when it is there). Each reminder is recorded once per key in AgreementReminder and in the audit trail.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal import rules
+from portal.audit.services import record
+from portal.extensions import db
+from portal.mediation.models import MediationReferral
+from portal.timeutil import local_zone, utcnow
+
+from . import follow_up
+from .models import (
+    Agreement,
+    AgreementObligation,
+    AgreementReminder,
+    AgreementStatus,
+    AgreementVersion,
+    ConfirmationResult,
+    JudicialConfirmation,
+    ObligationStatus,
+)
+
+JUDICIAL_KEY = "judicial:window"
+
+
+def _obligation_key(obligation_id: int) -> str:
+    return f"due:obligation:{obligation_id}"
+
+
+def _sent_keys(agreement_ids: list[int]) -> set[tuple[int, str]]:
+    if not agreement_ids:
+        return set()
+    return set(db.session.execute(select(AgreementReminder.agreement_id, AgreementReminder.key)
+                                  .where(AgreementReminder.agreement_id.in_(agreement_ids))).all())
+
+
+def remind_judicial_window(on) -> int:
+    """Agreements whose confirmation window ends within JUDICIAL_REMINDER_DAYS and with no application yet."""
+    earliest = on - timedelta(days=rules.JUDICIAL_CONFIRMATION_DAYS)
+    latest = earliest + timedelta(days=rules.JUDICIAL_REMINDER_DAYS)
+    applied = select(JudicialConfirmation.agreement_id).where(
+        JudicialConfirmation.result != ConfirmationResult.REJECTED)
+    agreements = list(db.session.scalars(
+        select(Agreement).where(Agreement.status == AgreementStatus.EFFECTIVE, Agreement.effective_on >= earliest,
+                                Agreement.effective_on <= latest, Agreement.id.not_in(applied))
+        .options(selectinload(Agreement.referral).selectinload(MediationReferral.parties))
+        .order_by(Agreement.id)))
+    sent_keys = _sent_keys([a.id for a in agreements])
+    count = 0
+    for agreement in agreements:
+        if (agreement.id, JUDICIAL_KEY) in sent_keys:
+            continue
+        window = follow_up.judicial_window(agreement, on)
+        recipients = follow_up._notify_parties(agreement, lambda: (
+            _("Judicial confirmation: last day %(day)s", day=window.last_day.isoformat()),
+            _("Agreement %(number)s took effect on %(start)s. The parties may apply together to the court for "
+              "judicial confirmation until %(day)s (People's Mediation Law art. 33); it is optional.",
+              number=agreement.number, start=agreement.effective_on.isoformat(), day=window.last_day.isoformat())))
+        db.session.add(AgreementReminder(agreement_id=agreement.id, key=JUDICIAL_KEY))
+        record("agreement.reminded", agreement, details={"key": JUDICIAL_KEY, "recipients": recipients})
+        count += 1
+    return count
+
+
+def remind_obligations(on) -> int:
+    """Obligations of agreements in effect, not performed, due within OBLIGATION_REMINDER_DAYS."""
+    obligations = list(db.session.scalars(
+        select(AgreementObligation)
+        .join(AgreementVersion, AgreementVersion.id == AgreementObligation.version_id)
+        .join(Agreement, Agreement.id == AgreementVersion.agreement_id)
+        .where(Agreement.status == AgreementStatus.EFFECTIVE,
+               Agreement.signing_version == AgreementVersion.number,
+               AgreementObligation.status.in_([ObligationStatus.PENDING, ObligationStatus.PARTLY]),
+               AgreementObligation.reminded_at.is_(None),
+               AgreementObligation.due_on >= on,
+               AgreementObligation.due_on <= on + timedelta(days=rules.OBLIGATION_REMINDER_DAYS))
+        .options(selectinload(AgreementObligation.party),
+                 selectinload(AgreementObligation.agreement_version).selectinload(AgreementVersion.agreement))
+        .order_by(AgreementObligation.id)))
+    sent_keys = _sent_keys(sorted({o.agreement_version.agreement_id for o in obligations}))
+    count = 0
+    for obligation in obligations:
+        agreement = obligation.agreement_version.agreement
+        key = _obligation_key(obligation.id)
+        if (agreement.id, key) in sent_keys:
+            continue
+        recipients = follow_up._notify_party(obligation.party, link=follow_up.agreement_link(agreement), compose=lambda: (
+            _("Due on %(day)s: agreement %(number)s", day=obligation.due_on.isoformat(), number=agreement.number),
+            _("Under agreement %(number)s you undertook: %(what)s. It is due on %(day)s. When it is done, report "
+              "it with evidence on the agreement's page.", number=agreement.number, what=obligation.what,
+              day=obligation.due_on.isoformat())))
+        obligation.reminded_at = utcnow()
+        db.session.add(AgreementReminder(agreement_id=agreement.id, key=key))
+        record("agreement.reminded", obligation, details={"key": key, "agreement_id": agreement.id,
+                                                          "recipients": recipients})
+        count += 1
+    return count
+
+
+def run_reminders(now: datetime | None = None) -> dict:
+    """Every reminder due at `now` (default: now); returns how many of each kind were sent."""
+    now = now or utcnow()
+    on = now.astimezone(local_zone()).date()
+    counts = {"judicial": remind_judicial_window(on), "obligations": remind_obligations(on)}
+    db.session.commit()
+    try:
+        from .signing import remind_pending_signers
+    except ImportError:
+        remind_pending_signers = None
+    if remind_pending_signers is not None:
+        result = remind_pending_signers(now)
+        counts["signers"] = result if isinstance(result, int) else len(result or [])
+        db.session.commit()
+    return counts
