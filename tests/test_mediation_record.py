@@ -491,6 +491,30 @@ def test_after_the_lock_changes_are_refused_and_errata_are_appended(app):
     assert record_row(app, m.session_id).content_hash == locked.content_hash
 
 
+def test_a_correction_from_a_page_opened_before_the_lock_gets_the_refusal_in_place(app):
+    """htmx swaps the answer in place of the entry: the entry comes back unchanged, without its correction form, with
+    the reason (read back, then locked)."""
+    m, mediator = read_back_ready(app)
+    first = entries(app, m.session_id)[0]
+    url = f"{m.base}/entries/{first.id}"
+    response = mediator.post(url, data={"text": "读回后改"}, headers=HTMX)
+    assert response.status_code == 200 and text(response).lstrip().startswith("<li")
+    assert "The record has been read back to the parties" in field_error(response, f"edit-{first.id}")
+    for party in (m.applicant_id, m.respondent_id):
+        mediator.post(f"{m.base}/confirmations", data={"party": str(party), "answer": "confirmed"})
+    assert mediator.post(f"{m.base}/lock").status_code == 303
+
+    response = mediator.post(url, data={"text": "偷偷改"}, headers=HTMX)
+    body = text(response)
+    assert response.status_code == 200 and "<html" not in body and first.text in body
+    assert "locked and cannot be changed; append an erratum" in field_error(response, f"edit-{first.id}")
+    assert "<form" not in body and "Correct entry" not in body
+    assert entries(app, m.session_id)[0].text == first.text
+    # The whole page (without htmx) says it once, at the top.
+    page = text(mediator.post(url, data={"text": "偷偷改"}))
+    assert page.count("locked and cannot be changed; append an erratum") == 1
+
+
 def test_errata_are_refused_before_the_lock(app):
     m, mediator = started(app)
     add(mediator, m)

@@ -185,7 +185,8 @@ def record_edit_entry(matter_id: int, session_id: int, entry_id: int):
     if is_fragment():
         context = _context(matter, session, svc.load_record(session), {"edit_errors": errors})
         entry = next(e for e in context["view"].entries if e.id == entry_id)
-        return add_vary(make_response(render_template("mediation/record/_entry.html", entry=entry, **context)))
+        return add_vary(make_response(render_template("mediation/record/_entry.html", entry=entry, alone=True,
+                                                      **context)))
     if not ok:
         return _page(matter, session, svc.load_record(session), {"edit_errors": errors})
     flash(_("Entry %(n)d corrected.", n=entry.position), "success")
