@@ -377,3 +377,13 @@ def test_the_command_prints_the_counts(app):
 def _reminders(app, agreement_id):
     with database(app) as db:
         return list(db.scalars(select(AgreementReminder).where(AgreementReminder.agreement_id == agreement_id)))
+
+
+def test_the_agreement_page_carries_the_panel_and_a_change_returns_to_it(app):
+    a = build(app)
+    if "agreements.agreement" not in app.view_functions:
+        pytest.skip("the agreement page is not there")
+    page = text(client_for(app, a.rep).get(f"/agreements/{a.id}"))
+    assert 'id="follow-up"' in page and "Report performance" in page
+    response = report(client_for(app, a.rep), a)
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/agreements/{a.id}#follow-up")

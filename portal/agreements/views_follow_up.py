@@ -7,7 +7,7 @@ POST the follow-up page.
 """
 from __future__ import annotations
 
-from flask import abort, flash, make_response, render_template, send_from_directory
+from flask import abort, current_app, flash, make_response, render_template, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -31,13 +31,15 @@ def _load(agreement_id: int, permission: str = "agreement.view"):
 
 
 def _page_url(agreement_id: int) -> str:
-    from flask import url_for
-
+    """Back to the agreement's page at its follow-up panel (the follow-up page when that page is not there)."""
+    if "agreements.agreement" in current_app.view_functions:
+        return url_for("agreements.agreement", agreement_id=agreement_id, _anchor="follow-up")
     return url_for("agreements.follow_up", agreement_id=agreement_id)
 
 
 def _render(agreement, overrides: dict | None = None):
-    context = {"agreement": agreement, "follow_up_forms": overrides or {}}
+    context = {"agreement": agreement, "follow_up_forms": overrides or {},
+               "has_agreement_page": "agreements.agreement" in current_app.view_functions}
     template = "agreements/follow_up/_panel.html" if is_fragment() else "agreements/follow_up/page.html"
     return add_vary(make_response(render_template(template, **context)))
 
