@@ -176,7 +176,7 @@ def doc_hash(app, m) -> str:
 def sign(app, client, m, recipient: str, *, code=None, image=None, typed="", seen=None, mediator=False):
     code = code if code is not None else code_for(app, client, m, recipient, mediator)
     image = png_data_url() if image is None else image
-    path = f"{m.base}/sign/mediator" if mediator else f"{m.base}/sign"
+    path = f"{m.base}/sign/mediator/submit" if mediator else f"{m.base}/sign/submit"
     return client.post(path, data={"code": code, "signature": image, "typed_name": typed,
                                    "document_hash": doc_hash(app, m) if seen is None else seen},
                        headers={"User-Agent": "TestBrowser/1.0"})
@@ -414,17 +414,17 @@ def test_in_person_signature_records_the_identity_check(app):
 
     base = {"party": str(m.applicant_id), "id_kind": "resident_id", "id_last4": "123X", "identity_confirmed": "y",
             "signature": png_data_url(), "typed_name": "", "document_hash": doc_hash(app, m)}
-    response = mediator.post(f"{m.base}/sign/in-person", data={**base, "id_kind": ""})
+    response = mediator.post(f"{m.base}/sign/in-person/submit", data={**base, "id_kind": ""})
     assert "Choose the kind of identity document" in field_error(response, "id_kind")
-    response = mediator.post(f"{m.base}/sign/in-person", data={**base, "id_last4": "12"})
+    response = mediator.post(f"{m.base}/sign/in-person/submit", data={**base, "id_last4": "12"})
     assert "last four characters" in field_error(response, "id_last4")
-    response = mediator.post(f"{m.base}/sign/in-person", data={**base, "identity_confirmed": ""})
+    response = mediator.post(f"{m.base}/sign/in-person/submit", data={**base, "identity_confirmed": ""})
     assert "Confirm that you checked" in field_error(response, "identity_confirmed")
-    response = mediator.post(f"{m.base}/sign/in-person", data={**base, "signature": "", "typed_name": "别人"})
+    response = mediator.post(f"{m.base}/sign/in-person/submit", data={**base, "signature": "", "typed_name": "别人"})
     assert "must be exactly: 陈信访" in field_error(response, "typed_name")
     assert signatures(app, m.id) == []
 
-    assert mediator.post(f"{m.base}/sign/in-person", data=base).status_code == 303
+    assert mediator.post(f"{m.base}/sign/in-person/submit", data=base).status_code == 303
     [signature] = signatures(app, m.id)
     assert signature.method == SignatureMethod.IN_PERSON and signature.identity_checked_by_id == m.mediator_id
     assert signature.identity_document == "居民身份证 ****123X" and signature.user_id is None
@@ -432,7 +432,7 @@ def test_in_person_signature_records_the_identity_check(app):
     panel = text(mediator.get(f"{m.base}/signing"))
     assert "checked by 王调解" in panel and "Signed in person" in panel
 
-    response = mediator.post(f"{m.base}/sign/in-person", data=base)
+    response = mediator.post(f"{m.base}/sign/in-person/submit", data=base)
     assert "has already signed" in text(response) and len(signatures(app, m.id)) == 1
 
 
@@ -440,13 +440,13 @@ def test_in_person_for_a_department_names_who_signs_and_only_mediators_use_it(ap
     m = build(app, open_signing=True)
     for who in (m.petitioner, m.rep, m.stranger_mediator):
         assert client_for(app, who).get(f"{m.base}/sign/in-person").status_code == 403
-        assert client_for(app, who).post(f"{m.base}/sign/in-person", data={}).status_code == 403
+        assert client_for(app, who).post(f"{m.base}/sign/in-person/submit", data={}).status_code == 403
     mediator = client_for(app, m.mediator)
     data = {"party": str(m.respondent_id), "id_kind": "resident_id", "id_last4": "5678", "identity_confirmed": "y",
             "signature": "", "typed_name": "孙科长", "signer_name": "", "document_hash": doc_hash(app, m)}
-    response = mediator.post(f"{m.base}/sign/in-person", data=data)
+    response = mediator.post(f"{m.base}/sign/in-person/submit", data=data)
     assert "Enter the name of the person signing" in field_error(response, "signer_name")
-    assert mediator.post(f"{m.base}/sign/in-person", data={**data, "signer_name": "孙科长"}).status_code == 303
+    assert mediator.post(f"{m.base}/sign/in-person/submit", data={**data, "signer_name": "孙科长"}).status_code == 303
     [signature] = signatures(app, m.id)
     assert signature.signer_name == "孙科长" and signature.mark == SignatureMark.TYPED
     assert signature.department_id is not None and signature.method == SignatureMethod.IN_PERSON

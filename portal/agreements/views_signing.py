@@ -260,7 +260,7 @@ def sign_code(agreement_id: int):
     return _send_code(agreement_id, "agreement.sign", SignerRole.PARTY, "agreements.sign")
 
 
-@bp.post(BASE + "/sign")
+@bp.post(BASE + "/sign/submit")
 @policy.requires("agreement.sign")
 def sign_submit(agreement_id: int):
     agreement = _load(agreement_id, "agreement.sign")
@@ -303,7 +303,7 @@ def sign_mediator_code(agreement_id: int):
     return _send_code(agreement_id, "agreement.sign_mediator", SignerRole.MEDIATOR, "agreements.sign_mediator")
 
 
-@bp.post(BASE + "/sign/mediator")
+@bp.post(BASE + "/sign/mediator/submit")
 @policy.requires("agreement.sign_mediator")
 def sign_mediator_submit(agreement_id: int):
     agreement = _load(agreement_id, "agreement.sign_mediator")
@@ -363,7 +363,7 @@ def sign_in_person(agreement_id: int):
     return _in_person_page(agreement)
 
 
-@bp.post(BASE + "/sign/in-person")
+@bp.post(BASE + "/sign/in-person/submit")
 @policy.requires("agreement.in_person")
 def sign_in_person_submit(agreement_id: int):
     agreement = _load(agreement_id, "agreement.in_person")
