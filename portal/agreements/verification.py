@@ -119,12 +119,9 @@ def find_by_code(code: str) -> Agreement | None:
 
 
 def _code_spellings(raw: str, wanted: str) -> list[str]:
-    """The code as stored may keep a separator or lower case; try the few plausible spellings in one query."""
-    raw = (raw or "").strip()
-    spellings = {wanted, wanted.lower(), raw, raw.upper()}
-    if len(wanted) == 8:
-        spellings |= {f"{wanted[:4]}-{wanted[4:]}", f"{wanted[:4]} {wanted[4:]}"}
-    return [s for s in spellings if s]
+    """Codes are stored in capitals without separators; an older or hand-made one may differ, so the code is
+    also tried as typed (one query either way)."""
+    return sorted({wanted, (raw or "").strip()} - {""})
 
 
 def facts(agreement: Agreement) -> AgreementFacts:
