@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import re
 import uuid
 from datetime import date
@@ -57,8 +58,11 @@ def folders(_app, tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def layout(monkeypatch):
-    """The document's layout belongs to drafting; here a small Chinese page with the names, terms and seal."""
+def layout(request, monkeypatch):
+    """The document's layout belongs to drafting (tested there); here a small Chinese page with the names, terms
+    and seal, except for tests that ask for real_layout."""
+    if "real_layout" in request.fixturenames:
+        return
 
     def document_html(agreement):
         names = "、".join(p.name for p in agreement.referral.parties)
@@ -238,15 +242,32 @@ def test_sealed_pdf_validates_and_one_changed_byte_fails(app, folders, monkeypat
     assert agreement.pdf_sha256 in issued.details
 
 
-def test_pdf_text_holds_the_chinese_names_and_terms(app, folders):
+@pytest.fixture
+def real_layout():
+    """The test renders drafting's own layout of the agreement."""
+
+
+def test_issued_pdf_in_the_drafting_layout_holds_the_chinese_names_terms_and_seal(app, folders, real_layout):
     import shutil
     import subprocess
 
+    ids = build(app, seal_image=True)
+    with database(app) as db:
+        version = db.scalar(select(AgreementVersion).where(AgreementVersion.agreement_id == ids.agreement_id))
+        version.other_terms = "被申请人于2026年12月31日前支付工资。"
+        from portal.agreements.drafting import parties_snapshot
+
+        version.parties_snapshot = json.dumps(parties_snapshot(db.get(MediationReferral, ids.matter_id)),
+                                              ensure_ascii=False)
+        db.commit()
+    start(app, ids.agreement_id)
+    agreement = agreement_row(app, ids.agreement_id)
+    assert agreement.status == AgreementStatus.EFFECTIVE, agreement.seal_error
+    path = folders.uploads / agreement.pdf_stored_name
+    signature, status = validate(path.read_bytes(), app)
+    assert status.intact and status.valid
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext is not installed")
-    ids = build(app)
-    start(app, ids.agreement_id)
-    path = folders.uploads / agreement_row(app, ids.agreement_id).pdf_stored_name
     extracted = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert "陈信访" in extracted and "支付工资" in extracted and ids.number in extracted
 

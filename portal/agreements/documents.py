@@ -240,8 +240,11 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def run_generation(app, agreement_id: int, base_url: str = "") -> None:
-    """The background job: its own app context and session; a failure is recorded on the agreement."""
-    with app.app_context(), force_locale("zh_CN"):
+    """The background job: its own app context and session; a failure is recorded on the agreement. It runs in a
+    request context of its own (no user, no client address) for the print templates and the links."""
+    base = app.config.get("PORTAL_BASE_URL") or base_url or "http://localhost/"
+    with app.app_context(), app.test_request_context(base_url=base, environ_overrides={"REMOTE_ADDR": ""}), \
+            force_locale("zh_CN"):
         g.agreement_base_url = base_url
         try:
             issue_document(agreement_id)
