@@ -61,7 +61,8 @@ def build(app):
     from portal.agreements.models import (Agreement, AgreementObligation, AgreementSignature, AgreementStatus,
                                           AgreementVersion, SignatureMark, SignatureStatus, SignerRole)
     from portal.extensions import db
-    from portal.mediation.models import MediationMediator, MediationParty, MediationReferral, MediationStatus, PartySide
+    from portal.mediation.models import (MediationMediator, MediationParty, MediationReferral, MediationStatus,
+                                         PartySide)
     from tests.factories import make_case, make_department, make_user
 
     committee = make_department(name="东区人民调解委员会", code="DQ", kind=DepartmentKind.MEDIATION_COMMITTEE)
@@ -173,7 +174,8 @@ def main() -> None:
         timestamp = "configured" if app.config.get("PORTAL_TSA_URL") else "none"
         lines = [
             f"agreement PDF ({datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, median of {args.runs})",
-            f"  pages: {pages}, HTML {len(html) // 1024} KB, sealed PDF {len(sealed) // 1024} KB, timestamp {timestamp}",
+            f"  pages: {pages}, HTML {len(html) // 1024} KB, sealed PDF {len(sealed) // 1024} KB, "
+            f"timestamp {timestamp}",
             f"  bare WeasyPrint render:   {bare_seconds * 1000:8.1f} ms",
             f"  generate + seal + store:  {full_seconds * 1000:8.1f} ms",
             f"  ratio: {ratio:.2f} (target <= 1.5)",

@@ -7,10 +7,8 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import re
 import uuid
 from datetime import date
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -123,7 +121,7 @@ def build(app, *, committee=None, seal_image: bool = False):
         db.commit()
         ids = SimpleNamespace(
             agreement_id=agreement.id, number=agreement.number, committee_id=committee_row.id,
-            matter_id=matter.id, applicant_id=matter.parties[0].id, respondent_id=matter.parties[1].id,
+            matter_id=matter.id, case_id=case.id, applicant_id=matter.parties[0].id, respondent_id=matter.parties[1].id,
             mediator=mediator.login, other_mediator=other_mediator.login, petitioner=petitioner.login,
             rep=rep.login, outsider=outsider.login, staff=staff.login, leader=leader.login, admin=admin.login,
             other_petitioner=other_petitioner.login,
@@ -383,6 +381,19 @@ def test_copies_go_to_the_parties_and_the_committee_only(app, folders):
     staff_panel = client_for(app, ids.staff).get(ids.panel, headers=HTMX)
     assert staff_panel.status_code == 200 and "document.pdf" not in staff_panel.get_data(as_text=True)
     assert client_for(app, ids.outsider).get(ids.panel).status_code == 403
+
+
+def test_the_case_page_offers_the_download_to_those_who_may(app):
+    ids = build(app)
+    link = f"/agreements/{ids.agreement_id}/document.pdf"
+    assert link not in client_for(app, ids.petitioner).get(f"/cases/{ids.case_id}").get_data(as_text=True)
+    start(app, ids.agreement_id)
+    for user_login in (ids.petitioner, ids.rep):
+        page = client_for(app, user_login).get(f"/cases/{ids.case_id}")
+        assert page.status_code == 200 and link in page.get_data(as_text=True), user_login
+        assert 'hx-boost="false"' in page.get_data(as_text=True)
+    staff_page = client_for(app, ids.staff).get(f"/cases/{ids.case_id}")
+    assert staff_page.status_code == 200 and link not in staff_page.get_data(as_text=True)
 
 
 def test_panel_and_download_keep_their_query_count(app, count_queries):

@@ -24,7 +24,7 @@ from pathlib import Path
 from flask import current_app, g, has_request_context, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from portal import uploads
@@ -54,7 +54,6 @@ def load_signer(committee: Department):
     from asn1crypto import keys as asn1_keys
     from asn1crypto import x509 as asn1_x509
     from cryptography.hazmat.primitives import serialization
-    from pyhanko.keys import load_certs_from_pemder_data  # noqa: F401  (keeps pyhanko's key support loaded)
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -363,7 +362,7 @@ def _tell_parties(agreement: Agreement) -> None:
         send_message(person.login, subject, body)
 
 
-# --- copies ------------------------------------------------------------------------------------------------------------
+# --- copies -------------------------------------------------------------------------------------------------------
 
 def document_path(agreement: Agreement) -> Path | None:
     if agreement.status != AgreementStatus.EFFECTIVE or not agreement.pdf_stored_name:
