@@ -17,11 +17,9 @@ from portal.agreements.models import (
     ConfirmationResult,
     JudicialConfirmation,
     ObligationStatus,
-    PerformanceAnswer,
     PerformanceEvidence,
     PerformanceReport,
 )
-from portal.mail.models import OutboxMessage
 from portal.timeutil import today, utcnow
 from tests.helpers import (
     audit_actions,

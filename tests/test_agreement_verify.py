@@ -26,7 +26,7 @@ from portal.agreements.models import (
     SignatureMethod,
     SignerRole,
 )
-from portal.extensions import db as _db, limiter
+from portal.extensions import limiter
 from portal.mediation.models import MediationMediator, MediationParty, MediationReferral, MediationStatus, PartySide
 from portal.timeutil import today, utcnow
 from tests.conftest import PortalClient, login

@@ -93,7 +93,8 @@ def remind_obligations(on) -> int:
         key = _obligation_key(obligation.id)
         if (agreement.id, key) in sent_keys:
             continue
-        recipients = follow_up._notify_party(obligation.party, link=follow_up.agreement_link(agreement), compose=lambda: (
+        link = follow_up.agreement_link(agreement)
+        recipients = follow_up._notify_party(obligation.party, link=link, compose=lambda: (
             _("Due on %(day)s: agreement %(number)s", day=obligation.due_on.isoformat(), number=agreement.number),
             _("Under agreement %(number)s you undertook: %(what)s. It is due on %(day)s. When it is done, report "
               "it with evidence on the agreement's page.", number=agreement.number, what=obligation.what,
