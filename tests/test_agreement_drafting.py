@@ -197,6 +197,10 @@ def test_mediator_of_the_matter_starts_the_agreement_with_version_one_from_the_c
     assert "Open the agreement" in text(client.get(f"/mediation/{world.matter_id}"))
     as_user(client, world.petitioner)
     assert "Open the agreement" in text(client.get(f"/mediation/{world.matter_id}"))
+    # ... and the case pages: the petitioner's own, the department's.
+    assert f'href="/agreements/{agreement.id}"' in text(client.get(f"/cases/{world.case_id}"))
+    as_user(client, world.party_rep)
+    assert f'href="/agreements/{agreement.id}"' in text(client.get(f"/cases/{world.case_id}"))
 
 
 def test_numbers_follow_in_sequence_per_committee_and_year(app, client, world):
@@ -377,14 +381,14 @@ def test_comments_by_a_petitioner_party_and_a_department_party(app, client, worl
     assert "Your comment on the current draft" in page
     assert ID_NUMBER in page  # the party sees their own ID number in full
     assert "Write a new version" not in page
-    response = client.post(f"/agreements/{agreement.id}/comments", data={"text": "希望支付日期提前到十二月一日。"})
+    response = client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": "希望支付日期提前到十二月一日。"})
     assert response.status_code == 303
-    empty = client.post(f"/agreements/{agreement.id}/comments", data={"text": "  "})
-    assert empty.status_code == 200 and field_error(empty, "text") == "Write your comment."
+    empty = client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": "  "})
+    assert empty.status_code == 200 and field_error(empty, "comment-text") == "Write your comment."
     as_user(client, world.party_rep)
-    client.post(f"/agreements/{agreement.id}/comments", data={"text": "本局同意督促。"}, headers=HX)
+    client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": "本局同意督促。"}, headers=HX)
     as_user(client, world.mediator)
-    client.post(f"/agreements/{agreement.id}/comments", data={"text": "下一版调整日期。"})
+    client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": "下一版调整日期。"})
     page = text(client.get(f"/agreements/{agreement.id}"))
     assert "希望支付日期提前到十二月一日。" in page and "本局同意督促。" in page and "下一版调整日期。" in page
     assert "for 陈信访" in page and "for 住建局（协议测试）" in page and "on version 2" in page
@@ -434,7 +438,7 @@ def test_refusals_on_every_route(app, client, world, who, monkeypatch):
     agreement = started(app, client, world)
     as_user(client, getattr(world, who))
     for method, path, permission in _routes(agreement.id):
-        data = version_data(world) if path.endswith("/versions") else {"text": "评论"}
+        data = version_data(world) if path.endswith("/versions") else {"comment-text": "评论"}
         response = client.get(path) if method == "get" else client.post(path, data=data)
         allowed = who in WHO_MAY[permission]
         if allowed:
@@ -517,7 +521,7 @@ def test_no_change_once_sealing(app, client, world, status):
     assert len(the_agreement(app).versions) == 1
     page = text(client.get(f"/agreements/{agreement.id}"))
     assert "Write a new version" not in page and "Your comment on the current draft" not in page
-    response = client.post(f"/agreements/{agreement.id}/comments", data={"text": "太迟"})
+    response = client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": "太迟"})
     assert response.status_code == 303
     assert any("comments are closed" in message for _kind, message in flashes(client.get(location(response))))
     with database(app) as session:
@@ -643,9 +647,9 @@ def test_page_query_count_does_not_grow_with_the_data(app, client, world, count_
                      f"obligations-{i}-manner": "", f"obligations-{i}-place": "", f"obligations-{i}-due_on": day(i)})
     for n in range(3):
         save(client, agreement.id, world, facts=f"事实第{n}稿", change_note=f"第{n}稿", **rows)
-        client.post(f"/agreements/{agreement.id}/comments", data={"text": f"意见{n}"})
+        client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": f"意见{n}"})
     as_user(client, world.petitioner)
-    client.post(f"/agreements/{agreement.id}/comments", data={"text": "我的意见"})
+    client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": "我的意见"})
     as_user(client, world.mediator)
     many = measure()
     assert many == few

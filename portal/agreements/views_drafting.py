@@ -96,7 +96,7 @@ def start(matter_id: int):
 def _render_page(agreement: Agreement, comment_form: CommentForm | None = None, version_number: int | None = None):
     page = drafting.agreement_page(agreement, _user(), version_number)
     context = {"agreement": agreement, "page": page,
-               "comment_form": comment_form or CommentForm(formdata=None)}
+               "comment_form": comment_form or CommentForm(formdata=None, prefix="comment")}
     if is_fragment() and comment_form is not None:
         return add_vary(make_response(render_template("agreements/drafting/_comments.html", **context)))
     return add_vary(make_response(render_template("agreements/page.html", **context)))
@@ -220,7 +220,7 @@ def comment(agreement_id: int):
     if agreement.status in drafting.LOCKED_STATUSES:  # the form is no longer shown: say why on the page
         flash(_("The agreement is %(status)s: comments are closed.", status=agreement.status.label), "error")
         return redirect_to(_agreement_url(agreement_id))
-    form = CommentForm()
+    form = CommentForm(prefix="comment")
     if form.validate_on_submit() and _attempt(form, drafting.add_comment, agreement, _user(), form.text.data):
         flash(_("Your comment is added."), "success")
         return redirect_to(_agreement_url(agreement_id, "#agreement-comments"))
