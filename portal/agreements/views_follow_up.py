@@ -77,7 +77,9 @@ def panel_forms(agreement, data, overrides: dict) -> dict:
         if data.pending_confirmation is not None:
             forms["result"] = overrides.get("result") or JudicialResultForm(prefix="result", formdata=None)
         elif not data.confirmed and data.window and data.window.is_open:
-            forms["judicial"] = overrides.get("judicial") or application_form(formdata=None)
+            if "judicial" not in overrides:
+                forms["judicial"] = application_form(formdata=None)
+                forms["judicial"].court_id.data = agreement.referral.court_id  # 诉调对接: the entrusting court
     for row in data.rows:
         obligation = row.obligation
         key = obligation.id
