@@ -302,3 +302,22 @@ def test_the_code_page_runs_a_fixed_number_of_queries(app, count_queries):
     with count_queries() as second:
         client.get(f"/verify/{big.code}")
     assert first.count == second.count
+
+
+def test_a_signature_by_a_certificate_the_portal_does_not_hold_is_not_trusted(app):
+    from portal.agreements.models import CommitteeCertificate
+
+    a = build_agreement(app)
+    with database(app) as db:  # the certificate is no longer the portal's (e.g. replaced and removed)
+        db.delete(db.get(CommitteeCertificate, a.committee_id))
+        db.commit()
+    page = text(upload(client_for(app), a.pdf))
+    assert "Not authentic." in page and "signatures do not check out" in page
+    assert "Certificate unknown to the portal" in page and "Yes: the file is identical" in page
+    assert "东区人民调解委员会" in page  # the certificate's common name
+
+
+def test_the_page_shows_the_file_fingerprint(app):
+    a = build_agreement(app)
+    page = text(upload(client_for(app), a.pdf)).replace("<wbr>", "")
+    assert hashlib.sha256(a.pdf).hexdigest() in page

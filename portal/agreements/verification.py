@@ -217,7 +217,8 @@ def _validate(embedded, context, self_signed: set[str], configured: set[str]) ->
     signer, fingerprint = "", ""
     try:
         certificate = embedded.signer_cert
-        signer = certificate.subject.human_friendly
+        subject = certificate.subject.native
+        signer = subject.get("common_name") or subject.get("organization_name") or certificate.subject.human_friendly
         fingerprint = hashlib.sha256(certificate.dump()).hexdigest()
     except Exception:  # noqa: BLE001 - a signature without a readable certificate is simply not valid
         pass
