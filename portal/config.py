@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -103,6 +104,7 @@ def testing(database_url: str) -> dict:
         "RATELIMIT_ENABLED": False,
         "PORTAL_ARGON2_FAST": True,
         "PORTAL_AGREEMENT_SEAL_INLINE": True,
+        "PORTAL_KEY_FOLDER": str(Path(tempfile.gettempdir()) / f"portal-test-keys-{os.getpid()}"),
         "MAIL_SERVER": "",
     }
 
