@@ -222,6 +222,25 @@ def test_numbers_follow_in_sequence_per_committee_and_year(app, client, world):
     assert len(set(codes)) == 2
 
 
+def test_a_colliding_verification_code_is_drawn_again(app, client, world, monkeypatch):
+    with database(app) as session:
+        matter = session.get(MediationReferral, world.matter_id)
+        second = make_matter(make_case(name="赵某"), matter.committee,
+                             session.get(MediationMediator, (world.matter_id, world.mediator.id)).user,
+                             session.get(MediationParty, world.department_party_id).department)
+        second_id = second.id
+    codes = iter(["AAAAAAAAAA", "AAAAAAAAAA", "BBBBBBBBBB"])
+    monkeypatch.setattr(drafting, "_new_code", lambda: next(codes))
+    as_user(client, world.mediator)
+    assert start(client, world).status_code == 303
+    assert client.post(f"/agreements/start/{second_id}").status_code == 303
+    with database(app) as session:
+        rows = session.execute(select(Agreement.number, Agreement.verification_code).order_by(Agreement.id)).all()
+    assert [code for _number, code in rows] == ["AAAAAAAAAA", "BBBBBBBBBB"]
+    assert [number for number, _code in rows] == [f"{world.committee_code}-{today().year}-0001",
+                                                  f"{world.committee_code}-{today().year}-0002"]
+
+
 def test_only_from_an_agreement_outcome(app, client, world):
     with database(app) as session:
         session.get(MediationReferral, world.matter_id).status = MediationStatus.ORAL_AGREEMENT
@@ -625,7 +644,8 @@ def test_issued_document_has_qr_code_and_hash(app, client, world):
         preview = drafting.render_document_html(row, version, preview=True)
     assert "data:image/svg+xml" in html and f"/verify/{row.verification_code}" in html
     assert row.verification_code in html and row.document_hash in html
-    assert "data:image/png;base64," in html
+    assert html.count("data:image/png;base64,") == 2  # the drawn signature and the seal
+    assert "signed in person" in html and "陈信访" in html
     assert "data:image/svg+xml" not in preview and row.verification_code not in preview
 
 

@@ -223,9 +223,9 @@ def start_agreement(matter: MediationReferral, actor: User, on: date | None = No
     on = on or timeutil.today()
     prefix = f"{matter.committee.code}-{on.year}-"
     case = matter.case
-    agreement = None
-    for attempt in range(NUMBER_ATTEMPTS):
-        candidate = Agreement(referral_id=matter.id, number=_next_number(prefix, attempt),
+    agreement, skip = None, 0
+    for _attempt in range(NUMBER_ATTEMPTS):
+        candidate = Agreement(referral_id=matter.id, number=_next_number(prefix, skip),
                               verification_code=_new_code(), status=AgreementStatus.DRAFTING,
                               created_by_id=actor.id, created_at=timeutil.utcnow())
         try:
@@ -235,6 +235,8 @@ def start_agreement(matter: MediationReferral, actor: User, on: date | None = No
         except IntegrityError:
             if db.session.scalar(select(Agreement.id).where(Agreement.referral_id == matter.id)) is not None:
                 raise AgreementError(_("This mediation already has its agreement."))
+            if db.session.scalar(select(Agreement.id).where(Agreement.number == candidate.number)) is None:
+                skip += 1  # taken by a row this transaction cannot see yet: the count will not move, step past it
             continue
         agreement = candidate
         break
@@ -628,7 +630,7 @@ class SignatureBlock:
 
 
 def _signature_blocks(agreement: Agreement, view: DocumentView, signatures) -> tuple[list, list]:
-    signed = [s for s in signatures if s.status == SignatureStatus.SIGNED and s.voided_at is None]
+    signed = [s for s in signatures if s.status != SignatureStatus.DECLINED and s.voided_at is None]
     parties = []
     for p in view.parties:
         found = next((s for s in signed if s.role == SignerRole.PARTY and s.party_id == p.get("party_id")), None)
@@ -650,7 +652,7 @@ def render_document_html(agreement: Agreement, version: AgreementVersion, *, sig
     party_blocks, mediator_blocks = _signature_blocks(agreement, view, signatures)
     seal = seal_image if isinstance(seal_image, str) else _data_uri(seal_image)
     committee_signature = next((s for s in signatures if s.role == SignerRole.COMMITTEE and s.voided_at is None
-                                and s.status == SignatureStatus.SIGNED), None)
+                                and s.status != SignatureStatus.DECLINED), None)
     url = verification_url(agreement) if issued else ""
     context = {
         "agreement": agreement, "matter": agreement.referral, "version": version, "view": view,
