@@ -47,16 +47,22 @@
       if (data && data.length) { pad.fromData(data); }
     }
 
+    function show(element, visible) {
+      // The hidden attribute alone loses to a display rule of the stylesheet (e.g. .field { display: grid }).
+      element.hidden = !visible;
+      element.style.display = visible ? "" : "none";
+    }
+
     function mode(drawn) {
       drawing = drawn;
-      draw.hidden = !drawn;
+      show(draw, drawn);
       if (typed) {
         Array.prototype.forEach.call(typed.children, function (child) {
-          if (child !== drawAgain) { child.hidden = drawn; }
+          if (child !== drawAgain) { show(child, !drawn); }
         });
       }
-      if (drawAgain) { drawAgain.hidden = drawn; }
-      if (drawn) { resize(); canvas.focus && canvas.focus(); } else if (typedInput) { typedInput.focus(); }
+      if (drawAgain) { show(drawAgain, !drawn); }
+      if (drawn) { resize(); } else if (typedInput) { typedInput.focus(); }
     }
 
     mode(!(typedInput && typedInput.value));
