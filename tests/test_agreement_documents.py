@@ -407,3 +407,113 @@ def test_panel_and_download_keep_their_query_count(app, count_queries):
         assert petitioner.get(ids.pdf).status_code == 200
     assert panel.count <= 12, panel.statements
     assert download.count <= 20, download.statements
+
+
+def test_a_generation_that_never_finished_can_be_tried_again(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PORTAL_AGREEMENT_SEAL_INLINE", False)
+    submitted = []
+
+    class Pool:
+        def submit(self, function, *args):
+            submitted.append((function, args))
+
+    monkeypatch.setattr(documents, "_executor", lambda: Pool())
+    ids = build(app)
+    start(app, ids.agreement_id)
+    mediator = client_for(app, ids.mediator)
+    # still running: no other try
+    response = mediator.post(ids.retry, follow_redirects=True)
+    assert "not waiting for another try" in text(response) and len(submitted) == 1
+
+    from datetime import timedelta
+
+    monkeypatch.setattr(documents, "STALE_AFTER", timedelta(seconds=-1))  # the process that ran it is gone
+    body = mediator.get(ids.panel, headers=HTMX).get_data(as_text=True)
+    assert "did not finish" in body and "Try again" in body and "every 2s" not in body
+    assert "Try again" not in client_for(app, ids.petitioner).get(ids.panel, headers=HTMX).get_data(as_text=True)
+    assert mediator.post(ids.retry).status_code == 303
+    assert len(submitted) == 2
+    function, args = submitted[1]
+    function(*args)
+    assert agreement_row(app, ids.agreement_id).status == AgreementStatus.EFFECTIVE
+    # the first run, arriving late, changes nothing
+    function, args = submitted[0]
+    function(*args)
+    agreement = agreement_row(app, ids.agreement_id)
+    assert agreement.status == AgreementStatus.EFFECTIVE and agreement.seal_status == SealStatus.DONE
+
+
+@pytest.fixture
+def timestamp_authority():
+    """A local RFC 3161 timestamp authority (pyHanko's test stamper behind HTTP) with its own root."""
+    import asyncio
+    import threading
+    from datetime import UTC, datetime, timedelta
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import tsp
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from pyhanko.sign.timestamps import DummyTimeStamper
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # pyHanko's test stamper signs RSA only
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")])
+    now = datetime.now(UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+                   .not_valid_after(now + timedelta(days=30))
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+                   .sign(key, hashes.SHA256()))
+    tsa_cert = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    stamper = DummyTimeStamper(tsa_cert=tsa_cert, tsa_key=asn1_keys.PrivateKeyInfo.load(key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+    requests = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            requests.append(body)
+            answer = asyncio.run(stamper.async_request_tsa_response(tsp.TimeStampReq.load(body))).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_address[1]}/", root=tsa_cert, requests=requests)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_configured_timestamp_authority_stamps_the_seal(app, folders, monkeypatch, timestamp_authority):
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    monkeypatch.setitem(app.config, "PORTAL_TSA_URL", timestamp_authority.url)
+    ids = build(app)
+    start(app, ids.agreement_id)
+    agreement = agreement_row(app, ids.agreement_id)
+    assert agreement.status == AgreementStatus.EFFECTIVE, agreement.seal_error
+    assert len(timestamp_authority.requests) >= 1
+    data = (folders.uploads / agreement.pdf_stored_name).read_bytes()
+    with database(app):
+        roots = documents.trust_roots()
+    [signature] = PdfFileReader(io.BytesIO(data)).embedded_signatures
+    status = validate_pdf_signature(signature, ValidationContext(trust_roots=roots),
+                                    ts_validation_context=ValidationContext(trust_roots=[timestamp_authority.root]))
+    assert status.intact and status.valid
+    assert status.timestamp_validity is not None and status.timestamp_validity.intact
+    assert status.timestamp_validity.valid

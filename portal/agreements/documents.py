@@ -19,12 +19,13 @@ import os
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app, g, has_request_context, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from portal import uploads
@@ -199,10 +200,32 @@ def start_sealing(agreement: Agreement) -> None:
     db.session().info.setdefault(_PENDING, set()).add(agreement.id)
 
 
+STALE_AFTER = timedelta(minutes=10)  # a generation still "running" after this was lost (e.g. a restart)
+
+
+def sealing_stalled(agreement: Agreement, now=None) -> bool:
+    """True when the generation has been running for longer than STALE_AFTER (the process that ran it is gone)."""
+    if agreement.status != AgreementStatus.SEALING or agreement.seal_status != SealStatus.RUNNING:
+        return False
+    from portal.audit.models import AuditEvent
+
+    started = db.session.scalar(
+        select(func.max(AuditEvent.at)).where(AuditEvent.object_type == Agreement.__tablename__,
+                                              AuditEvent.object_id == str(agreement.id),
+                                              AuditEvent.action == "agreement.sealing_started"))
+    return started is not None and (now or utcnow()) - started > STALE_AFTER
+
+
+def may_retry(agreement: Agreement) -> bool:
+    if agreement.status != AgreementStatus.SEALING:
+        return False
+    return agreement.seal_status == SealStatus.FAILED or sealing_stalled(agreement)
+
+
 @atomic
 def retry_sealing(agreement: Agreement) -> None:
-    """A mediator tries again after a failure."""
-    if agreement.status != AgreementStatus.SEALING or agreement.seal_status != SealStatus.FAILED:
+    """A mediator tries again after a failure, or after a generation that never finished."""
+    if not may_retry(agreement):
         raise AgreementError(_("The document is not waiting for another try."))
     start_sealing(agreement)
 
@@ -259,8 +282,8 @@ def run_generation(app, agreement_id: int, base_url: str = "") -> None:
 
 def _mark_failed(agreement_id: int, message: str) -> None:
     agreement = db.session.get(Agreement, agreement_id)
-    if agreement is None:
-        return
+    if agreement is None or agreement.seal_status != SealStatus.RUNNING:
+        return  # issued meanwhile by another run: nothing failed
     agreement.seal_status = SealStatus.FAILED
     agreement.seal_error = message[:2000]
     record("agreement.sealing_failed", agreement, details={"error": agreement.seal_error})

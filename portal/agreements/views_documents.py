@@ -44,6 +44,12 @@ def agreement_url(agreement: Agreement) -> str:
 
 # --- the status panel, another try, the copies -----------------------------------------------------------------
 
+@bp.app_template_global("agreement_seal_stalled")
+def agreement_seal_stalled(agreement: Agreement) -> bool:
+    """For the panel: a generation still running after documents.STALE_AFTER can be tried again."""
+    return documents.sealing_stalled(agreement)
+
+
 @bp.get("/agreements/<int:agreement_id>/document")
 @policy.requires("agreement.view")
 def document_panel(agreement_id: int):
