@@ -235,8 +235,10 @@ def start_agreement(matter: MediationReferral, actor: User, on: date | None = No
         except IntegrityError:
             if db.session.scalar(select(Agreement.id).where(Agreement.referral_id == matter.id)) is not None:
                 raise AgreementError(_("This mediation already has its agreement."))
-            if db.session.scalar(select(Agreement.id).where(Agreement.number == candidate.number)) is None:
-                skip += 1  # taken by a row this transaction cannot see yet: the count will not move, step past it
+            seen = db.session.scalar(select(Agreement.id).where(
+                (Agreement.number == candidate.number) | (Agreement.verification_code == candidate.verification_code)))
+            if seen is None:
+                skip += 1  # the number is taken by a row this transaction cannot see: the count will not move
             continue
         agreement = candidate
         break
