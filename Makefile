@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run   - set up and serve the portal with demo data on http://127.0.0.1:$(PORT)"
 	@echo "make test  - set up and run every test"
-	@echo "make bench - load-test the case pages (100,000 generated cases, gunicorn + wrk on 127.0.0.1)"
+	@echo "make bench - load-test the case pages (100,000 generated cases, gunicorn + wrk on 127.0.0.1) and time the sealed agreement PDF"
 
 # Links in messages (outbox) point at this server unless PORTAL_BASE_URL says otherwise.
 run: export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
@@ -97,6 +97,7 @@ bench: setup
 	@command -v wrk >/dev/null || { echo "Installing Debian package: wrk"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) benchmarks/agreement_pdf.py
 
 # Developer helpers ---------------------------------------------------------------------
 i18n-update: $(STAMPS)/python

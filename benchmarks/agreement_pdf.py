@@ -20,6 +20,7 @@ import argparse
 import io
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -180,6 +181,7 @@ def main() -> None:
             f"  generate + seal + store:  {full_seconds * 1000:8.1f} ms",
             f"  ratio: {ratio:.2f} (target <= 1.5)",
         ]
+    shutil.rmtree(folder, ignore_errors=True)
     print("\n".join(lines))
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / f"{date.today().isoformat()}.txt", "a", encoding="utf-8") as handle:
