@@ -37,7 +37,7 @@ class DeclineForm(FlaskForm):
 class InPersonForm(_MarkForm):
     party = SelectField(_l("Party signing"), coerce=int_or_none, validate_choice=False)
     id_kind = SelectField(_l("Identity document checked"), validate_choice=False,
-                          choices=[("", "—")] + list(ID_KINDS.items()))
+                          choices=[("", "—")] + [(kind, label) for kind, (_stored, label) in ID_KINDS.items()])
     id_last4 = StringField(_l("Last four characters of its number"), validators=[Optional(), Length(max=4)],
                            description=_l("Only these four characters are kept, never the whole number."),
                            render_kw={"maxlength": 4, "autocomplete": "off"})

@@ -60,13 +60,13 @@ REASON_MAX = 2000
 NAME_MAX = 100
 CODE_PURPOSE = "agreement-sign-{id}"
 
-# Identity documents a mediator checks before an in-person signature (kind, label): only the kind and the last
-# four characters of the number are kept.
+# Identity documents a mediator checks before an in-person signature: kind -> (the words kept on the signature and
+# printed on the Chinese document, the label of the form). Only the kind and the last four characters are kept.
 ID_KINDS = {
-    "resident_id": "居民身份证",
-    "passport": "护照",
-    "hk_macau_taiwan": "港澳台居民居住证/通行证",
-    "other": "其他有效证件",
+    "resident_id": ("居民身份证", _l("Resident identity card")),
+    "passport": ("护照", _l("Passport")),
+    "hk_macau_taiwan": ("港澳台居民居住证/通行证", _l("Hong Kong, Macao or Taiwan residence permit or travel permit")),
+    "other": ("其他有效证件", _l("Other valid identity document")),
 }
 
 
@@ -285,7 +285,8 @@ def signature_png(data_url: str | None) -> bytes | None:
     return out.getvalue()
 
 
-def _mark(image_data_url: str | None, typed_name: str | None, expected: list[str]) -> tuple[SignatureMark, bytes | None, str]:
+def _mark(image_data_url: str | None, typed_name: str | None,
+          expected: list[str]) -> tuple[SignatureMark, bytes | None, str]:
     """The signature mark: a drawn image, or a typed name that must match one of `expected`."""
     image = signature_png(image_data_url)
     if image is not None:
@@ -548,7 +549,7 @@ def sign_in_person(agreement: Agreement, mediator: User, *, party_id, id_kind: s
         role=SignerRole.PARTY, party_id=party.id, user_id=user_id, department_id=party.department_id,
         signer_name=name, status=SignatureStatus.SIGNED, method=SignatureMethod.IN_PERSON, mark=mark, image_png=png,
         typed_name=typed, identity_checked_by_id=mediator.id,
-        identity_document=f"{ID_KINDS[id_kind]} ****{last4}", document_hash=agreement.document_hash,
+        identity_document=f"{ID_KINDS[id_kind][0]} ****{last4}", document_hash=agreement.document_hash,
         client_address=(client_address or "")[:64], user_agent=(user_agent or "")[:300],
         signed_at=timeutil.utcnow())
     agreement.signatures.append(signature)
@@ -782,10 +783,6 @@ def remind_pending_signers(now: datetime | None = None) -> int:
                          include_mediators=True)
     db.session.commit()
     return total
-
-
-def pending_signing_count() -> int:
-    return db.session.scalar(select(func.count(Agreement.id)).where(Agreement.status == AgreementStatus.SIGNING)) or 0
 
 
 __all__ = ["ID_KINDS", "Signer", "SigningState", "apply_seal", "decline", "has_seal_image", "last_decline",

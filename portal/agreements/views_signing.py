@@ -23,7 +23,7 @@ from . import bp
 from . import signing as svc
 from .forms_signing import DeclineForm, InPersonForm, SignForm
 from .models import AgreementStatus, SignerRole
-from .services import AgreementError, signed_version
+from .services import AgreementError, current_version, signed_version
 
 BASE = "/agreements/<int:agreement_id>"
 
@@ -87,8 +87,6 @@ def panel(agreement, loaded: bool = False) -> dict:
     own_party = policy.party_of(user, agreement.referral) if user.is_authenticated else None
     own = state.of_party(own_party)
     can = lambda permission: user.is_authenticated and policy.can(user, permission, agreement)  # noqa: E731
-    from .services import current_version
-
     return {
         "state": state, "agreement": agreement, "signing": signing,
         "version": signed_version(agreement), "current_version": current_version(agreement),
@@ -102,7 +100,8 @@ def panel(agreement, loaded: bool = False) -> dict:
         "can_sign_mediator": signing and state.step == "mediator" and can("agreement.sign_mediator"),
         "can_seal": signing and state.step == "seal" and can("agreement.seal"),
         "can_remind": signing and state.step == "parties" and can("agreement.draft"),
-        "seal_missing": signing and state.step == "seal" and can("agreement.seal") and not svc.has_seal_image(agreement),
+        "seal_missing": signing and state.step == "seal" and can("agreement.seal")
+        and not svc.has_seal_image(agreement),
         "last_decline": svc.last_decline(agreement) if agreement.status == AgreementStatus.DRAFTING else None,
         "mediates": can("agreement.draft"),
     }
@@ -195,7 +194,7 @@ def _sign_page(agreement, role: SignerRole, forms=None, status=200):
         "p": p, "agreement": agreement, "version": version, "role": role.value, "party": party, "signer": signer,
         "may_sign": may_sign, "expected_names": expected, "sign_form": sign_form, "decline_form": decline_form,
         "code_url": code_url, "sign_url": sign_url, "code_form": forms.get("code") or EmptyForm(formdata=None),
-        "code_sent_to": forms.get("code_sent_to"), "preview_url": _link("agreements.preview", agreement_id=agreement.id),
+        "preview_url": _link("agreements.preview", agreement_id=agreement.id),
         "agreement_page": _agreement_page(agreement), "parties": {x.id: x for x in agreement.referral.parties},
         "snapshot": _snapshot(version),
     }
