@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.accounts.models import DepartmentKind, Role, User
+from portal.accounts.models import DepartmentKind, Role
 from portal.agreements import drafting
 from portal.agreements.models import (
     Agreement,
@@ -25,7 +25,7 @@ from portal.agreements.models import (
     SignatureMark,
     SignerRole,
 )
-from portal.cases.models import Case, CaseStatus
+from portal.cases.models import CaseStatus
 from portal.mediation.models import (
     MediationMediator,
     MediationParty,

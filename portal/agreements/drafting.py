@@ -35,9 +35,9 @@ from portal.mediation.models import (
     MediationMediator,
     MediationParty,
     MediationReferral,
+    MediationSession,
     MediationStatus,
     SessionAttendance,
-    MediationSession,
 )
 
 from .models import (
@@ -48,8 +48,8 @@ from .models import (
     AgreementStatus,
     AgreementVersion,
     SignatureMethod,
-    SignerRole,
     SignatureStatus,
+    SignerRole,
 )
 from .services import AgreementError, atomic, current_version, live_signatures, void_signatures
 
