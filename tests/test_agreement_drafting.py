@@ -361,6 +361,16 @@ def test_obligation_rows_without_javascript(app, client, world):
     assert version.obligations[1].party_id == world.petitioner_party_id
 
 
+def test_add_another_row_with_htmx_swaps_the_form_section(app, client, world):
+    agreement = started(app, client, world)
+    response = client.post(f"/agreements/{agreement.id}/versions", data=version_data(world, add_row="1"), headers=HX)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and 'id="version-form-section"' in body
+    assert 'name="obligations-2-what"' in body
+    assert len(the_agreement(app).versions) == 1
+
+
 # --- diff -----------------------------------------------------------------------------------------------------
 
 def test_diff_shows_what_changed_by_section(app, client, world):
@@ -404,6 +414,9 @@ def test_comments_by_a_petitioner_party_and_a_department_party(app, client, worl
     assert response.status_code == 303
     empty = client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": "  "})
     assert empty.status_code == 200 and field_error(empty, "comment-text") == "Write your comment."
+    empty = client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": ""}, headers=HX)
+    assert empty.status_code == 200 and "<html" not in empty.get_data(as_text=True)
+    assert field_error(empty, "comment-text") == "This field is required."
     as_user(client, world.party_rep)
     client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": "本局同意督促。"}, headers=HX)
     as_user(client, world.mediator)
