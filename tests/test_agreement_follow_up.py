@@ -292,7 +292,7 @@ def test_nothing_to_follow_before_the_agreement_takes_effect(app):
 def test_route_access_per_role(app):
     a = build(app)
     assert is_login_redirect(app.test_client().get(page_of(a)))
-    for who in (a.petitioner, a.rep, a.mediator, a.staff, a.leader, a.other_mediator):
+    for who in (a.petitioner, a.rep, a.mediator, a.staff, a.leader):
         assert client_for(app, who).get(page_of(a)).status_code == 200, who
     for who in (a.outsider, a.other_petitioner, a.admin):
         assert client_for(app, who).get(page_of(a)).status_code == 403, who
@@ -385,3 +385,35 @@ def test_the_agreement_page_carries_the_panel_and_a_change_returns_to_it(app):
     assert 'id="follow-up"' in page and "Report performance" in page
     response = report(client_for(app, a.rep), a)
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/agreements/{a.id}#follow-up")
+
+
+def test_a_petitioner_without_an_account_is_reminded_by_text_message(app):
+    from portal.agreements.reminders import run_reminders
+    from portal.cases.models import Petitioner
+    from portal.mediation.models import MediationParty
+
+    a = build(app, effective_days_ago=rules.JUDICIAL_CONFIRMATION_DAYS - 1, due_in=(40,))
+    with database(app) as db:
+        party = db.get(MediationParty, a.applicant_id)
+        petitioner = db.get(Petitioner, party.petitioner_id)
+        petitioner.user_id, phone = None, petitioner.phone
+        db.commit()
+    with app.app_context():
+        assert run_reminders()["judicial"] == 1
+    [message] = outbox(app, phone)
+    assert message.channel == "sms" and a.number in message.body
+
+
+def test_a_notice_to_a_party_without_contacts_is_recorded_with_a_warning(app):
+    from portal.accounts.models import User
+
+    a = build(app, due_in=(5,))
+    with database(app) as db:
+        rep = db.scalar(select(User).where(User.email == a.rep))
+        rep.active = False
+        db.commit()
+    oid = a.obligation_ids[0]
+    response = client_for(app, a.mediator).post(f"/agreements/{a.id}/obligations/{oid}/notice",
+                                                data={f"notice-{oid}-text": "请尽快履行。"}, follow_redirects=True)
+    assert "has no contact on file" in text(response)
+    assert "agreement.supervision_notice" in audit_actions(app)

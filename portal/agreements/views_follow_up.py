@@ -209,8 +209,13 @@ def supervision_notice(agreement_id, obligation_id):
     obligation = _obligation(agreement, obligation_id)
     key = f"notice-{obligation_id}"
     form = NoticeForm(prefix=key)
-    if form.validate() and _attempt(form, service.send_supervision_notice, agreement, obligation, current_user,
-                                    form.text.data):
+    sent = []
+    if form.validate() and _attempt(form, lambda: sent.append(service.send_supervision_notice(
+            agreement, obligation, current_user, form.text.data))):
+        if not sent[0]:
+            flash(_("The notice is recorded, but %(party)s has no contact on file: deliver it by other means.",
+                    party=obligation.party.name), "warning")
+            return redirect_to(_page_url(agreement_id))
         return _done(agreement_id, _("The supervision notice is sent to the obliged party."))
     return _render(_load(agreement_id, "agreement.supervise"), {key: form})
 
