@@ -225,3 +225,27 @@ def test_page_queries_do_not_grow_with_the_committees(app, client, count_queries
     with count_queries() as many:
         assert client.get(PAGE).status_code == 200
     assert many.count == few.count, many.statements
+
+
+def test_an_expired_certificate_is_refused(app, client):
+    c = committee(app)
+    sign_in(app, client, Role.ADMIN, locale="en")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    old = (x509.CertificateBuilder().subject_name(_name("旧证书")).issuer_name(_name("旧证书"))
+           .public_key(key.public_key()).serial_number(x509.random_serial_number())
+           .not_valid_before(now - timedelta(days=400)).not_valid_after(now - timedelta(days=1))
+           .sign(key, hashes.SHA256()))
+    data = pkcs12.serialize_key_and_certificates(b"old", key, old, None,
+                                                 serialization.BestAvailableEncryption(b"pass-word"))
+    response = upload_certificate(client, c.id, data, "pass-word")
+    assert "expired" in field_error(response, f"cert{c.id}-file")
+    assert certificate_row(app, c.id) is None
+
+
+def test_keys_are_never_kept_under_static(app, monkeypatch):
+    from portal.agreements.certificates import key_folder
+
+    monkeypatch.setitem(app.config, "PORTAL_KEY_FOLDER", str(app.static_folder) + "/keys")
+    with app.app_context(), pytest.raises(RuntimeError):
+        key_folder()
