@@ -15,11 +15,13 @@ class PartForm(FlaskForm):
 
 class CertificateForm(PartForm):
     file = FileField(_l("PKCS#12 file (.p12 or .pfx)"),
-                     description=_l("The committee's signing certificate with its private key."))
+                     description=_l("The committee's signing certificate with its private key."),
+                     render_kw={"accept": ".p12,.pfx,application/x-pkcs12"})
     passphrase = PasswordField(_l("Passphrase"), validators=[Length(max=200)],
                                description=_l("Kept encrypted; never shown again and never written to the log."))
 
 
 class SealImageForm(PartForm):
     image = FileField(_l("Seal image (PNG or JPEG)"),
-                      description=_l("A scan of the committee's seal on a white or transparent background."))
+                      description=_l("A scan of the committee's seal on a white or transparent background."),
+                      render_kw={"accept": ".png,.jpg,.jpeg,image/png,image/jpeg"})
