@@ -321,3 +321,31 @@ def test_the_page_shows_the_file_fingerprint(app):
     a = build_agreement(app)
     page = text(upload(client_for(app), a.pdf)).replace("<wbr>", "")
     assert hashlib.sha256(a.pdf).hexdigest() in page
+
+
+def test_the_issued_download_is_authentic_and_not_after_one_changed_byte(app, monkeypatch):
+    """The whole way: the committee seal starts the generation, the petitioner downloads the copy, anyone checks it."""
+    from portal.agreements import documents
+
+    monkeypatch.setitem(app.config, "PORTAL_TSA_URL", "")
+    monkeypatch.setitem(app.config, "PORTAL_AGREEMENT_SEAL_INLINE", True)
+    a = build_agreement(app, status=AgreementStatus.SEALING)
+    with database(app) as db:
+        documents.start_sealing(db.get(Agreement, a.id))
+        db.commit()
+    with database(app) as db:
+        agreement = db.get(Agreement, a.id)
+        assert agreement.status == AgreementStatus.EFFECTIVE, agreement.seal_error
+        code = agreement.verification_code
+    download = client_for(app, a.petitioner).get(f"/agreements/{a.id}/document.pdf")
+    assert download.status_code == 200
+    data = download.get_data()
+    page = text(upload(client_for(app), data))
+    assert "Authentic." in page and "Not authentic" not in page and a.number in page
+    assert_no_content(page)
+    changed = bytearray(data)
+    changed[len(data) // 2] ^= 0x01
+    assert "Not authentic." in text(upload(client_for(app), bytes(changed)))
+    code_page = text(client_for(app).get(f"/verify/{code}"))
+    assert a.number in code_page and "陈信访" in code_page
+    assert_no_content(code_page)
