@@ -349,3 +349,13 @@ def test_the_issued_download_is_authentic_and_not_after_one_changed_byte(app, mo
     code_page = text(client_for(app).get(f"/verify/{code}"))
     assert a.number in code_page and "陈信访" in code_page
     assert_no_content(code_page)
+
+
+def test_a_party_gets_a_link_to_the_agreement_others_do_not(app):
+    a = build_agreement(app)
+    if "agreements.agreement" not in app.view_functions:
+        pytest.skip("the agreement page is not there")
+    link = f'href="/agreements/{a.id}"'
+    assert link in client_for(app, a.petitioner).get(f"/verify/{a.code}").get_data(as_text=True)
+    assert link not in client_for(app).get(f"/verify/{a.code}").get_data(as_text=True)
+    assert link not in client_for(app, a.outsider).get(f"/verify/{a.code}").get_data(as_text=True)

@@ -73,6 +73,7 @@ class AgreementFacts:
     effective_on: date | None
     issued: bool
     signers: list[Signer] = field(default_factory=list)
+    agreement: Agreement | None = None  # for the link a party or the committee gets; never shown as such
 
 
 @dataclass
@@ -146,7 +147,8 @@ def facts(agreement: Agreement) -> AgreementFacts:
         signers.append(Signer(signature.role, name, behalf, signature.signed_at,
                               signature.method.value == "in_person"))
     return AgreementFacts(agreement.number, agreement.referral.committee.name, agreement.effective_on,
-                          agreement.status == AgreementStatus.EFFECTIVE and bool(agreement.pdf_sha256), signers)
+                          agreement.status == AgreementStatus.EFFECTIVE and bool(agreement.pdf_sha256), signers,
+                          agreement)
 
 
 # --- the uploaded file -----------------------------------------------------------------------------------------
