@@ -36,7 +36,6 @@ from .models import (
 )
 from .services import AgreementError, atomic, signed_version
 
-EVIDENCE_PER_REPORT = 10
 LOG_ACTIONS = ("agreement.obligation_status_set", "agreement.supervision_notice")
 
 
@@ -227,7 +226,7 @@ def find_evidence(agreement: Agreement, evidence_id: int) -> PerformanceEvidence
 def check_evidence(files) -> list:
     """Check the uploads before anything is stored (raises AgreementError at the evidence field)."""
     try:
-        return check_files(files, limit=EVIDENCE_PER_REPORT, field="evidence")
+        return check_files(files, field="evidence")  # at most rules.ATTACHMENTS_PER_CASE files
     except UploadError as error:
         raise AgreementError(error.message, "evidence")
 
