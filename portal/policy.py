@@ -47,6 +47,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.acknowledgment": frozenset({S, P}),  # the receipt with reference and query code
     "case.triage": frozenset({S}),
     "case.note": frozenset({S, M, L, D}),  # internal notes, never shown to the petitioner
+    # The internal side of a case (internal notes, events and files): never the petitioner, nor a department that
+    # only takes part as a mediation party or as the entrusting court.
+    "case.internal": frozenset({S, M, L, D}),
     "case.supervise": frozenset({S, L}),
     "case.export": frozenset({S, L}),
     "case.pause": frozenset({S, D}),
@@ -100,23 +103,31 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "admin.signing": frozenset({A}),  # committee seal images and signing certificates
 }
 
-# Roles that see every case; a department representative and a petitioner see only their own (see below).
-CASE_WIDE_ROLES = frozenset({S, M, L})
+# Roles that see every case; a mediator sees the cases in mediation with them, a department representative and a
+# petitioner only their own (see below).
+CASE_WIDE_ROLES = frozenset({S, L})
 
 
 def _own_case(user, case) -> bool:
     return case.submitted_by_id == user.id or any(p.user_id == user.id for p in case.petitioners)
 
 
-def _department_takes_part(user, case) -> bool:
-    """A department takes part in a case while it holds a referral that it has not objected to,
-    or when the bureau has designated it to review (复查) or re-review (复核) an opinion on the case."""
+def _department_handles(user, case) -> bool:
+    """A department works on a case while it holds a referral that it has not objected to, when the bureau has
+    designated it to review (复查) or re-review (复核) an opinion on the case, or as a member of a joint conference
+    on it. Such a department also sees the internal notes and the petitioners' full personal data."""
     from portal.cases.models import ReferralStatus
 
     if any(r.department_id == user.department_id and r.status != ReferralStatus.OBJECTED
            for r in case.referrals):
         return True
-    return _reviews_case(user, case) or _in_conference_on(user, case) or _mediation_party_on(user, case)
+    return _reviews_case(user, case) or _in_conference_on(user, case)
+
+
+def _department_takes_part(user, case) -> bool:
+    """Besides the departments that work on it, a department that is a party to a mediation on the case (it may
+    be the other side) or the court that entrusted that mediation sees the case, but not its internal side."""
+    return _department_handles(user, case) or _mediation_party_on(user, case)
 
 
 def _conference_cases(department_id):
@@ -141,14 +152,35 @@ def _in_conference_on(user, case) -> bool:
 
 
 def _mediation_party_cases(department_id):
-    """Cases on which a department is a party to mediation (it sees the case it mediates on)."""
-    from sqlalchemy import select
+    """Cases on which a department is a party to mediation, or the court that entrusted it (诉调对接)."""
+    from sqlalchemy import or_, select
 
     from portal.mediation.models import MediationParty, MediationReferral
 
-    return (select(MediationReferral.case_id)
-            .join(MediationParty, MediationParty.referral_id == MediationReferral.id)
-            .where(MediationParty.department_id == department_id))
+    return (select(MediationReferral.case_id).where(or_(
+        MediationReferral.court_id == department_id,
+        MediationReferral.id.in_(select(MediationParty.referral_id)
+                                 .where(MediationParty.department_id == department_id)))))
+
+
+def _mediated_cases(user):
+    """Cases referred to the mediator's committee or to a matter the mediator is assigned to."""
+    from sqlalchemy import or_, select
+
+    from portal.mediation.models import MediationMediator, MediationReferral
+
+    return select(MediationReferral.case_id).where(or_(
+        MediationReferral.committee_id == user.department_id,
+        MediationReferral.id.in_(select(MediationMediator.referral_id).where(MediationMediator.user_id == user.id))))
+
+
+def _mediates_case(user, case) -> bool:
+    from portal.extensions import db
+    from portal.mediation.models import MediationReferral
+
+    if case.id is None:
+        return False
+    return db.session.scalar(_mediated_cases(user).where(MediationReferral.case_id == case.id).limit(1)) is not None
 
 
 def _mediation_party_on(user, case) -> bool:
@@ -184,10 +216,23 @@ def _is_lead(user, case) -> bool:
 def can_see_case(user, case) -> bool:
     if user.role in CASE_WIDE_ROLES:
         return True
+    if user.role == Role.MEDIATOR:
+        return _mediates_case(user, case)
     if user.role == Role.DEPARTMENT_REP:
         return _department_takes_part(user, case)
     if user.role == Role.PETITIONER:
         return _own_case(user, case)
+    return False
+
+
+def sees_internal(user, case) -> bool:
+    """The bureau and leaders; mediators on the cases they mediate; departments that work on the case."""
+    if user.role in CASE_WIDE_ROLES:
+        return True
+    if user.role == Role.MEDIATOR:
+        return _mediates_case(user, case)
+    if user.role == Role.DEPARTMENT_REP:
+        return _department_handles(user, case)
     return False
 
 
@@ -199,6 +244,8 @@ def visible_cases_clause(user):
 
     if user.role in CASE_WIDE_ROLES:
         return true()
+    if user.role == Role.MEDIATOR:
+        return Case.id.in_(_mediated_cases(user))
     if user.role == Role.DEPARTMENT_REP:
         return or_(Case.id.in_(select(Referral.case_id).where(Referral.department_id == user.department_id,
                                                               Referral.status != ReferralStatus.OBJECTED)),
@@ -260,10 +307,15 @@ def party_of(user, matter):
 
 
 def can_see_mediation(user, matter) -> bool:
-    """The bureau, leaders and mediators; a party's petitioner or department; the petitioner of the case."""
+    """The bureau and leaders; the matter's mediators and its committee's; a party's petitioner or department;
+    the petitioner of the case; the court that entrusted the mediation."""
     if user.role in CASE_WIDE_ROLES:
         return True
+    if user.role == Role.MEDIATOR:
+        return mediates(user, matter)
     if user.role == Role.PETITIONER and _own_case(user, matter.case):
+        return True
+    if user.role == Role.DEPARTMENT_REP and matter.court_id is not None and matter.court_id == user.department_id:
         return True
     return party_of(user, matter) is not None
 
@@ -277,9 +329,16 @@ def visible_mediations_clause(user):
 
     if user.role in CASE_WIDE_ROLES:
         return true()
+    if user.role == Role.MEDIATOR:
+        from portal.mediation.models import MediationMediator
+
+        return or_(MediationReferral.committee_id == user.department_id,
+                   MediationReferral.id.in_(select(MediationMediator.referral_id)
+                                            .where(MediationMediator.user_id == user.id)))
     if user.role == Role.DEPARTMENT_REP:
-        return MediationReferral.id.in_(select(MediationParty.referral_id)
-                                        .where(MediationParty.department_id == user.department_id))
+        return or_(MediationReferral.court_id == user.department_id,
+                   MediationReferral.id.in_(select(MediationParty.referral_id)
+                                            .where(MediationParty.department_id == user.department_id)))
     if user.role == Role.PETITIONER:
         own = select(Case.id).where(or_(Case.submitted_by_id == user.id, Case.id.in_(
             select(Petitioner.case_id).where(Petitioner.user_id == user.id))))
@@ -297,9 +356,9 @@ OBJECT_RULES: dict[str, Callable] = {
     # An admin never deactivates their own account, so the portal cannot lose its last admin by accident.
     "user.deactivate": lambda user, target: user.id != target.id,
     "case.view": can_see_case,
-    "case.view_personal": lambda user, case: (user.role in CASE_WIDE_ROLES
-                                              or user.role == Role.DEPARTMENT_REP and _department_takes_part(user, case)),
-    "case.note": can_see_case,
+    "case.view_personal": lambda user, case: sees_internal(user, case),
+    "case.note": lambda user, case: sees_internal(user, case),
+    "case.internal": lambda user, case: sees_internal(user, case),
     "case.acknowledgment": lambda user, case: user.role == Role.STAFF or _own_case(user, case),
     "case.supervise": can_see_case,
     "case.pause": lambda user, case: user.role == Role.STAFF or _is_lead(user, case),
@@ -345,7 +404,8 @@ OBJECT_RULES: dict[str, Callable] = {
         (party := party_of(user, agreement.referral)) is not None and party.side.value == "applicant"),
     "agreement.supervise": lambda user, agreement: mediates(user, agreement.referral),
     "attachment.download": lambda user, attachment: (can_see_case(user, attachment.case)
-                                                     and not (attachment.internal and user.role == Role.PETITIONER)),
+                                                     and not (attachment.internal
+                                                              and not sees_internal(user, attachment.case))),
 }
 
 

@@ -455,9 +455,8 @@ def _routes(agreement_id):
 
 
 WHO_MAY = {
-    # Mediators, like the bureau and leaders, read every mediation (policy.CASE_WIDE_ROLES); they draft only
-    # the matters of their committee or those they are assigned to.
-    "agreement.view": {"staff", "leader", "mediator", "colleague", "outside_mediator", "party_rep", "petitioner"},
+    # Mediators read and draft only the matters of their committee or those they are assigned to.
+    "agreement.view": {"staff", "leader", "mediator", "colleague", "party_rep", "petitioner"},
     "agreement.draft": {"mediator", "colleague"},
     "agreement.comment": {"mediator", "colleague", "party_rep", "petitioner"},
 }

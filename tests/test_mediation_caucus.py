@@ -94,7 +94,9 @@ def test_parties_never_see_caucus_notes_on_any_page_or_download(app, caucus_matt
 
 def test_the_bureau_and_leaders_do_not_see_caucus_notes_either(app, caucus_matter, tmp_path):
     m = caucus_matter
-    for who in (m.staff, m.leader, m.other_mediator):
+    # A mediator of another committee does not open the matter at all.
+    assert client_for(app, m.other_mediator).get(m.base).status_code == 403
+    for who in (m.staff, m.leader):
         client = client_for(app, who)
         page = text(client.get(m.base))
         assert OPEN_TEXT in page and CAUCUS not in page and CAUCUS_FILE not in page

@@ -38,7 +38,8 @@ def known(app):
         committee = make_department("调解委员会（统计）", kind=DepartmentKind.MEDIATION_COMMITTEE)
         court = make_department("法院（统计）", kind=DepartmentKind.COURT)
         party_department = make_department("住建局（统计）")
-        users = {role: make_user(role, party_department if role == Role.DEPARTMENT_REP else None, locale="en")
+        users = {role: make_user(role, {Role.DEPARTMENT_REP: party_department, Role.MEDIATOR: committee}.get(role),
+                                 locale="en")
                  for role in (Role.STAFF, Role.LEADER, Role.MEDIATOR, Role.DEPARTMENT_REP, Role.PETITIONER,
                               Role.ADMIN)}
         now = utcnow()

@@ -226,7 +226,7 @@ def test_matter_page_list_and_figures_for_every_role(app, client, world, matter_
     expected = {
         # user: (matter page, list, figures)
         "staff": (200, 200, 200), "leader": (200, 200, 200), "mediator": (200, 200, 200),
-        "outside_mediator": (200, 200, 200), "party_rep": (200, 200, 200), "other_rep": (403, 200, 200),
+        "outside_mediator": (403, 200, 200), "party_rep": (200, 200, 200), "other_rep": (403, 200, 200),
         "petitioner": (200, 403, 403), "stranger": (403, 403, 403), "admin": (403, 403, 403),
     }
     for name, (page, listing, figures) in expected.items():

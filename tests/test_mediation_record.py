@@ -571,11 +571,11 @@ def test_route_access_per_role(app):
     for url in manage_posts + [f"{m.base}/confirm"]:
         assert is_login_redirect(anonymous.post(url)), url
     # Who reads the record: the bureau, leaders, mediators of the matter, the parties.
-    for who in (m.mediator, m.petitioner, m.rep, m.staff, m.leader, m.other_mediator):
+    for who in (m.mediator, m.petitioner, m.rep, m.staff, m.leader):
         client = client_for(app, who)
         for url in gets:
             assert client.get(url).status_code == 200, (who, url)
-    for who in (m.outsider, m.other_petitioner, m.admin):
+    for who in (m.outsider, m.other_petitioner, m.admin, m.other_mediator):
         client = client_for(app, who)
         for url in gets:
             assert client.get(url).status_code == 403, (who, url)

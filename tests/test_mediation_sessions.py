@@ -396,7 +396,7 @@ def test_the_session_page_shows_time_place_participants_and_the_record_link(app,
 
 
 @pytest.mark.parametrize("who, view, manage", [
-    ("mediator", 200, 303), ("colleague", 200, 303), ("stranger", 200, 403), ("petitioner", 200, 403),
+    ("mediator", 200, 303), ("colleague", 200, 303), ("stranger", 403, 403), ("petitioner", 200, 403),
     ("rep", 200, 403), ("outsider", 403, 403), ("other_petitioner", 403, 403), ("staff", 200, 403),
     ("leader", 200, 403),
 ])

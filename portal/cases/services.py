@@ -64,10 +64,11 @@ def add_event(case: Case, kind: str, *, actor=None, department=None, data: dict 
     return event
 
 
-def timeline(case: Case, for_petitioner: bool) -> list[CaseEvent]:
+def timeline(case: Case, internal: bool) -> list[CaseEvent]:
+    """The case's events; internal ones only when `internal` (see policy "case.internal")."""
     query = (select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at, CaseEvent.id)
              .options(joinedload(CaseEvent.department)))
-    if for_petitioner:
+    if not internal:
         query = query.where(CaseEvent.internal.is_(False))
     return list(db.session.scalars(query))
 

@@ -40,10 +40,11 @@ def load_case(case_id: int, permission: str = "case.view") -> Case:
 def case_page(case: Case, **extra):
     """Render the case page: the petitioner's version hides every internal entry."""
     if current_user.role == Role.PETITIONER:
-        return render_template("cases/mine.html", case=case, events=timeline(case, for_petitioner=True), **extra)
+        return render_template("cases/mine.html", case=case, events=timeline(case, internal=False), **extra)
     clocks = [clock_state(c) for c in case.clocks]
+    internal = policy.can(current_user, "case.internal", case)
     return render_template("cases/detail.html", case=case, clocks=clocks,
-                           events=timeline(case, for_petitioner=False), **extra)
+                           events=timeline(case, internal=internal), **extra)
 
 
 @bp.route("/cases/<int:case_id>")

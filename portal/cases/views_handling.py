@@ -148,7 +148,7 @@ def _timeline_fragment(case: Case, name: str):
     """The new timeline for the htmx request, and an empty form in place of the one just sent."""
     fresh = _form(name, formdata=None)
     return render_template("cases/handling/_timeline_update.html", case=case, name=name, form=fresh,
-                           events=timeline(case, for_petitioner=False))
+                           events=timeline(case, internal=policy.can(current_user, "case.internal", case)))
 
 
 def _entry(case_id: int, permission: str, name: str, work, message: str):
