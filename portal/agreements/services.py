@@ -9,47 +9,25 @@ performance of obligations). No request object in any of them; each change write
 """
 from __future__ import annotations
 
-from functools import wraps
-
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal.extensions import db
 from portal.mediation.models import MediationReferral
 from portal.timeutil import utcnow
+from portal.transactions import Refusal, atomic_services
 
 from .models import Agreement, AgreementSignature, AgreementStatus, AgreementVersion
 
 
-class AgreementError(Exception):
-    """A refusal with a message for the user (already translated) and the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
+class AgreementError(Refusal):
+    """A refusal of the agreement services."""
 
 
-def atomic(service):
-    """Run a service as one transaction: commit on success, roll back on a refusal; a concurrent change of the
-    same agreement (version column) becomes a message, not a 500."""
-
-    @wraps(service)
-    def wrapper(*args, **kwargs):
-        try:
-            result = service(*args, **kwargs)
-            db.session.commit()
-            return result
-        except StaleDataError:
-            db.session.rollback()
-            raise AgreementError(_("Someone else changed this agreement in the meantime. Reload the page and "
-                                   "try again."))
-        except AgreementError:
-            db.session.rollback()
-            raise
-
-    return wrapper
+# Commit on success, roll back on a refusal; a concurrent change of the same row becomes a message, not a 500.
+atomic = atomic_services(AgreementError, lambda: _("Someone else changed this agreement in the meantime. "
+                                                  "Reload the page and try again."))
 
 
 def load_agreement(agreement_id: int) -> Agreement | None:

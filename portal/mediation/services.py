@@ -7,45 +7,23 @@ No request object in any of them; each change writes the audit trail and commits
 """
 from __future__ import annotations
 
-from functools import wraps
-
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal.extensions import db
+from portal.transactions import Refusal, atomic_services
 
 from .models import MediationParty, MediationReferral, MediationStatus, PartySide
 
 
-class MediationError(Exception):
-    """A refusal with a message for the user (already translated) and the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
+class MediationError(Refusal):
+    """A refusal of the mediation services."""
 
 
-def atomic(service):
-    """Run a service as one transaction: commit on success, roll back on a refusal; a concurrent change of the
-    same row (version column) becomes a message, not a 500."""
-
-    @wraps(service)
-    def wrapper(*args, **kwargs):
-        try:
-            result = service(*args, **kwargs)
-            db.session.commit()
-            return result
-        except StaleDataError:
-            db.session.rollback()
-            raise MediationError(_("Someone else changed this mediation in the meantime. Reload the page and "
-                                   "try again."))
-        except MediationError:
-            db.session.rollback()
-            raise
-
-    return wrapper
+# Commit on success, roll back on a refusal; a concurrent change of the same row becomes a message, not a 500.
+atomic = atomic_services(MediationError, lambda: _("Someone else changed this mediation in the meantime. "
+                                                  "Reload the page and try again."))
 
 
 def load_matter(matter_id: int) -> MediationReferral | None:
