@@ -186,6 +186,62 @@ def test_referral_entrusted_by_a_court(app, client, world):
     assert "东区人民法院（测试）" in page and "（2026）东民初123号" in page
 
 
+def court_reps(app, world: World) -> tuple[UserRef, UserRef]:
+    """An active representative of the entrusting court, and an inactive one (never told)."""
+    from portal.accounts.models import Department
+
+    with database(app) as session:
+        court = session.get(Department, world.court_id)
+        active = make_user(Role.DEPARTMENT_REP, court, locale="en")
+        gone = make_user(Role.DEPARTMENT_REP, court, locale="en", active=False)
+        return _ref(active), _ref(gone)
+
+
+def test_the_court_is_told_of_the_referral_and_the_outcome(app, client, world):
+    court_rep, gone = court_reps(app, world)
+    as_user(client, world.staff)
+    response = refer(client, world, source="court", court=str(world.court_id), court_reference="（2026）东民初7号")
+    assert response.status_code == 303
+    matter = the_matter(app)
+    told = outbox(app, court_rep.login)
+    assert len(told) == 1 and "（2026）东民初7号" in told[0].subject and "has started" in told[0].subject
+    assert f"/mediation/{matter.id}" in told[0].body and "东区人民调解委员会（测试）" in told[0].body
+    assert outbox(app, gone.login) == []
+    # the court follows the link: it sees the matter
+    as_user(client, court_rep)
+    assert client.get(f"/mediation/{matter.id}").status_code == 200
+    # the outcome is sent to it too, with the link
+    hold_locked_session(app, matter.id)
+    as_user(client, world.mediator)
+    assert outcome(client, matter.id, kind="oral_agreement", text="一次性支付3万元。").status_code == 303
+    told = outbox(app, court_rep.login)
+    assert len(told) == 2 and "Oral agreement" in told[1].subject and "（2026）东民初7号" in told[1].subject
+    assert "一次性支付3万元。" in told[1].body and f"/mediation/{matter.id}" in told[1].body
+    assert outbox(app, gone.login) == []
+
+
+def test_the_court_is_told_of_a_withdrawal(app, client, world):
+    court_rep, _gone = court_reps(app, world)
+    as_user(client, world.staff)
+    refer(client, world, source="court", court=str(world.court_id), court_reference="（2026）东民初8号")
+    matter = the_matter(app)
+    party = [p for p in matter.parties if p.side == PartySide.RESPONDENT][0]
+    as_user(client, world.mediator)
+    response = client.post(f"/mediation/{matter.id}/withdraw", data={
+        "withdraw-party_id": str(party.id), "withdraw-withdrawn_on": day(0), "withdraw-reason": "不再同意调解"})
+    assert response.status_code == 303
+    told = outbox(app, court_rep.login)
+    assert len(told) == 2 and "has ended" in told[1].subject
+    assert "不再同意调解" in told[1].body and f"/mediation/{matter.id}" in told[1].body
+
+
+def test_a_petition_referral_tells_no_court(app, client, world):
+    court_rep, _gone = court_reps(app, world)
+    as_user(client, world.staff)
+    assert refer(client, world).status_code == 303
+    assert outbox(app, court_rep.login) == []
+
+
 @pytest.mark.parametrize("changes, field", [
     ({"source": "court", "court": ""}, "court"),
     ({"source": "court", "court": "WORLD_COMMITTEE"}, "court"),  # not a court
@@ -372,6 +428,10 @@ def test_a_withdrawal_of_consent_ends_the_matter(app, client, world, matter_id):
     assert len(routing) == 1 and routing[0].started_on == today()
     assert event_kinds(app, world.case_id)[-2:] == ["mediation_withdrawn", "mediation_returned"]
     assert "mediation.consent_withdrawn" in audit_actions(app)
+    # the timeline's sentence fits a withdrawal as well as "no agreement"
+    timeline = text(client.get(f"/cases/{world.case_id}"))
+    assert "Back to the petition bureau for triage after mediation ended" in timeline
+    assert "without agreement" not in timeline
     assert any("认为调解无望" in m.body for m in outbox(app, world.petitioner.login))
     # the ended matter refuses further changes, and shows no controls
     response = client.post(f"/mediation/{matter_id}/room", data={"room-room": "调解室"}, follow_redirects=True)
@@ -401,7 +461,58 @@ def case_pages(client, world) -> dict[str, str]:
     return pages
 
 
+def hold_locked_session(app, matter_id: int, number: int = 1) -> int:
+    """A held session of the matter whose proceedings record is locked; returns the record's id."""
+    with database(app) as session:
+        start = datetime.combine(today(), time(9), timezone.utc) - timedelta(days=number)
+        meeting = MediationSession(referral_id=matter_id, number=number, status=SessionStatus.HELD,
+                                   uid=f"locked-session-{matter_id}-{number}", starts_at=start,
+                                   ends_at=start + timedelta(hours=1))
+        session.add(meeting)
+        session.flush()
+        record = ProceedingRecord(session_id=meeting.id, status=RecordStatus.LOCKED)
+        session.add(record)
+        session.commit()
+        return record.id
+
+
+def test_agreement_needs_a_held_session_with_a_locked_record(app, client, world, matter_id):
+    as_user(client, world.mediator)
+    page = client.get(f"/mediation/{matter_id}")
+    assert "needs at least one held session whose record is locked" in text(page)
+    # the form asks before sending, since an outcome cannot be undone
+    assert 'hx-confirm="Record this outcome?' in text(page)
+    for kind, extra in (("agreement", {}), ("oral_agreement", {"text": "公司支付工资3万元。"})):
+        response = outcome(client, matter_id, kind=kind, **extra)
+        assert response.status_code == 200, kind
+        assert "needs at least one held session" in field_error(response, "outcome-kind"), kind
+        assert the_matter(app).status == MediationStatus.OPEN
+    # a session held but its record not locked (or a locked record of a cancelled session) does not count
+    with database(app) as session:
+        start = datetime.combine(today(), time(9), timezone.utc)
+        meeting = MediationSession(referral_id=matter_id, number=1, status=SessionStatus.CANCELLED,
+                                   uid="cancelled-1", starts_at=start, ends_at=start + timedelta(hours=1))
+        session.add(meeting)
+        session.flush()
+        session.add(ProceedingRecord(session_id=meeting.id, status=RecordStatus.LOCKED))
+        session.commit()
+    assert outcome(client, matter_id, kind="agreement").status_code == 200
+    assert the_matter(app).status == MediationStatus.OPEN
+    hold_locked_session(app, matter_id, 2)
+    assert "needs at least one held session whose record is locked" not in text(client.get(f"/mediation/{matter_id}"))
+    assert outcome(client, matter_id, kind="agreement").status_code == 303
+    assert the_matter(app).status == MediationStatus.AGREEMENT
+
+
+def test_no_agreement_needs_no_session(app, client, world, matter_id):
+    as_user(client, world.mediator)
+    response = outcome(client, matter_id, kind="no_agreement", text="对方三次未到场", after="handling")
+    assert response.status_code == 303
+    assert the_matter(app).status == MediationStatus.NO_AGREEMENT
+
+
 def test_agreement_reached_hands_over_to_drafting(app, client, world, matter_id):
+    hold_locked_session(app, matter_id)
     as_user(client, world.mediator)
     assert outcome(client, matter_id, kind="agreement").status_code == 303
     matter = the_matter(app)
@@ -420,6 +531,7 @@ def test_agreement_reached_hands_over_to_drafting(app, client, world, matter_id)
 
 
 def test_oral_agreement_needs_its_terms(app, client, world, matter_id):
+    hold_locked_session(app, matter_id)
     as_user(client, world.mediator)
     response = outcome(client, matter_id, kind="oral_agreement", text=" ")
     assert response.status_code == 200 and field_error(response, "outcome-text")
@@ -430,7 +542,16 @@ def test_oral_agreement_needs_its_terms(app, client, world, matter_id):
     assert (matter.status, matter.outcome_text) == (MediationStatus.ORAL_AGREEMENT, "公司于12月10日前一次性支付工资3万元。")
     for name, page in case_pages(client, world).items():
         assert "公司于12月10日前一次性支付工资3万元。" in page and "Oral agreement" in page, name
-    assert any("公司于12月10日前" in m.body for m in outbox(app, world.petitioner.login))
+        assert "resolved by the oral agreement; the case is concluded" in page, name
+    assert any("公司于12月10日前" in m.body and "concluded by this agreement" in m.body
+               for m in outbox(app, world.petitioner.login))
+    # the oral agreement concludes the case, with its timeline entry and the audit trail
+    assert get_case(app, world.case_id).status == CaseStatus.CONCLUDED
+    assert event_kinds(app, world.case_id)[-2:] == ["mediation_outcome", "mediation_concluded"]
+    assert "case.concluded" in audit_actions(app)
+    as_user(client, world.petitioner)
+    page = text(client.get(f"/cases/{world.case_id}"))
+    assert "Concluded: resolved by mediation (Oral agreement)." in page
 
 
 def test_no_agreement_back_to_handling(app, client, world, matter_id):

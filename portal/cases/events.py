@@ -23,7 +23,9 @@ SENTENCES = {
     "mediation_referral": _l("Referred to mediation at %(committee)s with the consent of both sides."),
     "mediation_outcome": _l("Mediation ended: %(mediation)s."),
     "mediation_withdrawn": _l("Mediation ended: %(party)s withdrew consent."),
-    "mediation_returned": _l("Back to triage after mediation without agreement; a new routing time limit runs."),
+    "mediation_returned": _l("Back to the petition bureau for triage after mediation ended; a new routing time "
+                             "limit runs."),
+    "mediation_concluded": _l("Concluded: resolved by mediation (%(mediation)s)."),
     "complex": _l("Marked complex for a joint conference."),
     "accepted": _l("%(department)s accepted the matter."),
     "objected": _l("%(department)s returned the matter as outside its competence."),

@@ -387,12 +387,23 @@ def refer_to_mediation(case: Case, actor: User, *, committee_id: int | None,
             _("Mediation on %(ref)s", ref=case.reference),
             _("Your department is a party to the mediation of %(ref)s (%(subject)s) at %(committee)s:\n%(link)s",
               ref=case.reference, subject=case.subject, committee=committee.name, link=link)))
+    court_told = 0
+    if court is not None:
+        from portal.mediation.matters import tell_court
+
+        db.session.flush()  # the matter has its id for the link
+        court_told = tell_court(referral, lambda matter, link: (
+            _("Court-entrusted mediation of %(court_ref)s has started", court_ref=matter.court_reference),
+            _("The matter your court entrusted for mediation (file number %(court_ref)s; petition %(ref)s, "
+              "%(subject)s) is referred to %(committee)s with the consent of both sides. You can follow it here:\n"
+              "%(link)s", court_ref=matter.court_reference, ref=case.reference, subject=case.subject,
+              committee=committee.name, link=link)))
     record("case.mediation_referral", referral, actor=actor,
            details={"case": case.reference, "committee": committee.code, "source": source.value,
                     "court": court.code if court else None, "court_reference": court_reference,
                     "other_party": other_party, "other_department": department.code if department else None,
                     "petitioner_consent_on": petitioner_consent_on, "other_consent_on": other_consent_on,
-                    "petitioners_told": told})
+                    "petitioners_told": told, "court_told": court_told})
     return referral
 
 

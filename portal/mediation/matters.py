@@ -182,11 +182,24 @@ def add_party(matter: MediationReferral, actor: User, *, side: PartySide, kind: 
     party.consent_on = consent_on
     matter.parties.append(party)
     _touch(matter)
+    if party.department_id is not None:
+        _invite_to_upcoming(matter, party)
     record("mediation.party_added", party, actor=actor,
            details={"case": matter.case.reference, "matter": matter.id, "side": side.value, "kind": kind,
                     "name": party.name, "department": party.department_id, "consent_on": consent_on,
                     "consent_how": party.consent_how})
     return party
+
+
+def _invite_to_upcoming(matter: MediationReferral, party: MediationParty) -> None:
+    """A department that joins an open matter is invited to the sessions already scheduled (by sessions.py, which
+    sends the invitations with their calendar files)."""
+    from . import sessions
+
+    invite = getattr(sessions, "invite_party_to_upcoming", None)
+    if invite is not None:
+        db.session.flush()  # the party has its id for the invitation
+        invite(matter, party)
 
 
 @atomic
@@ -222,9 +235,15 @@ def withdraw_consent(matter: MediationReferral, actor: User, *, party_id: int | 
                   ref=case.reference, subject=case.subject, party=party.name, reason=reason, link=link))
 
     told = _tell_petitioners(case, compose)
+    court_told = tell_court(matter, lambda matter, link: (
+        _("Court-entrusted mediation of %(court_ref)s has ended", court_ref=matter.court_reference),
+        _("The mediation your court entrusted (file number %(court_ref)s; petition %(ref)s, %(subject)s) has "
+          "ended at %(committee)s: %(party)s withdrew consent.\nReason: %(reason)s\n%(link)s",
+          court_ref=matter.court_reference, ref=case.reference, subject=case.subject,
+          committee=matter.committee.name, party=party.name, reason=reason, link=link)))
     record("mediation.consent_withdrawn", matter, actor=actor,
            details={"case": case.reference, "party": party.id, "name": party.name, "withdrawn_on": withdrawn_on,
-                    "reason": reason, "petitioners_told": told})
+                    "reason": reason, "petitioners_told": told, "court_told": court_told})
     return party
 
 
@@ -232,6 +251,25 @@ def _tell_petitioners(case: Case, compose) -> int:
     from portal.cases.triage import _tell_petitioners as tell
 
     return tell(case, compose)
+
+
+def tell_court(matter: MediationReferral, compose) -> int:
+    """Send compose(matter, link) -> (subject, body) to every active representative of the court that entrusted
+    the matter (诉调对接), in their language, with a link to the matter; none for a referral from a petition."""
+    if matter.court_id is None:
+        return 0
+    from portal.cases.triage import department_representatives
+
+    link = _matter_link(matter)
+    sent = 0
+    for user in department_representatives(matter.court_id):
+        if not user.login:
+            continue
+        with force_locale(user.locale):
+            subject, body = compose(matter, link)
+        send_message(user.login, subject, body)
+        sent += 1
+    return sent
 
 
 def _call_off_sessions(matter: MediationReferral, actor: User, reason: str) -> None:
@@ -250,6 +288,15 @@ def _back_to_triage(case: Case, actor: User, on: date) -> None:
 
 # --- the outcome ---------------------------------------------------------------------------------
 
+def locked_held_records(matter: MediationReferral) -> int:
+    """How many held sessions of the matter have a locked proceedings record."""
+    return db.session.scalar(
+        select(func.count(ProceedingRecord.id))
+        .join(MediationSession, MediationSession.id == ProceedingRecord.session_id)
+        .where(MediationSession.referral_id == matter.id, MediationSession.status == SessionStatus.HELD,
+               ProceedingRecord.status == RecordStatus.LOCKED)) or 0
+
+
 def unlocked_records(matter: MediationReferral) -> int:
     """How many sessions of the matter have a proceedings record that is not yet locked."""
     return db.session.scalar(
@@ -265,8 +312,12 @@ def record_outcome(matter: MediationReferral, actor: User, *, kind: MediationSta
     """Agreement reached (the written agreement is drafted next), an oral agreement (art. 28: the terms as
     recorded), or no agreement with the reason, the case then going back to handling or to the legal channel.
 
-    After an agreement of either kind the case stays "in mediation": its further course (the written agreement,
-    judicial confirmation) belongs to mediation, and "concluded" means concluded after re-review in this portal.
+    An agreement of either kind needs at least one held session whose record is locked (the record is what the
+    agreement rests on); "no agreement" may be recorded without one (the other side may never have come).
+
+    An oral agreement concludes the case at once (conclude_by_mediation): its terms are in the locked record and
+    nothing else is to come. After "agreement reached" the case stays "in mediation" until the written agreement
+    takes effect (conclude_after_agreement, called when the sealed document is issued).
     """
     ensure_open(matter)
     on = on or timeutil.today()
@@ -279,6 +330,9 @@ def record_outcome(matter: MediationReferral, actor: User, *, kind: MediationSta
     text = _clean(text)
     if kind in (MediationStatus.AGREEMENT, MediationStatus.ORAL_AGREEMENT):
         ensure_consent(matter)
+        if not locked_held_records(matter):
+            raise MediationError(_("An agreement needs at least one held session whose proceedings record is "
+                                   "locked. Hold a session and lock its record first."), "kind")
     if kind == MediationStatus.ORAL_AGREEMENT:
         text = _require(text, "text")
     elif kind == MediationStatus.NO_AGREEMENT:
@@ -303,6 +357,8 @@ def record_outcome(matter: MediationReferral, actor: User, *, kind: MediationSta
         case.status = CaseStatus.LEGAL_ROUTE
         case.legal_route, case.legal_route_notice = legal_route, legal_route_notice
         add_event(case, "legal_route", actor=actor, data={"route": legal_route.value})
+    elif kind == MediationStatus.ORAL_AGREEMENT:
+        conclude_by_mediation(case, actor, "oral agreement", matter)
     else:
         case.updated_at = timeutil.utcnow()  # the case page shows the outcome: its version rises too
 
@@ -314,7 +370,8 @@ def record_outcome(matter: MediationReferral, actor: User, *, kind: MediationSta
                      ref=case.reference, subject=case.subject, link=link)
         elif kind == MediationStatus.ORAL_AGREEMENT:
             body = _("The parties reached an oral agreement in the mediation of %(ref)s (%(subject)s). The "
-                     "mediator recorded its terms:\n%(terms)s\n%(link)s",
+                     "mediator recorded its terms:\n%(terms)s\nYour petition is concluded by this agreement.\n"
+                     "%(link)s",
                      ref=case.reference, subject=case.subject, terms=text, link=link)
         elif after == AfterMediation.LEGAL_ROUTE:
             body = _("The mediation of %(ref)s (%(subject)s) ended without agreement.\nReason: %(reason)s\n"
@@ -329,11 +386,64 @@ def record_outcome(matter: MediationReferral, actor: User, *, kind: MediationSta
         return subject, body
 
     told = _tell_petitioners(case, compose)
+
+    def compose_court(matter, link):
+        body = _("The mediation your court entrusted (file number %(court_ref)s; petition %(ref)s, %(subject)s) "
+                 "has ended at %(committee)s: %(outcome)s.", court_ref=matter.court_reference, ref=case.reference,
+                 subject=case.subject, committee=matter.committee.name, outcome=kind.label)
+        if text:
+            body += "\n" + text
+        return (_("Court-entrusted mediation of %(court_ref)s: %(outcome)s", court_ref=matter.court_reference,
+                  outcome=kind.label), body + "\n" + link)
+
+    court_told = tell_court(matter, compose_court)
     record("mediation.outcome", matter, actor=actor,
            details={"case": case.reference, "outcome": kind.value, "text": text,
                     "after": after.value if after else None,
                     "legal_route": legal_route.value if after == AfterMediation.LEGAL_ROUTE else None,
-                    "petitioners_told": told})
+                    "petitioners_told": told, "court_told": court_told})
+
+
+# --- concluding the case after an agreement -------------------------------------------------------------------
+# A case resolved by a mediation agreement is CONCLUDED: it leaves every work queue and its clocks have long
+# stopped (the routing clock stopped at the referral). CONCLUDED elsewhere follows a re-review, and intake refuses
+# a new petition repeating the facts of a case concluded *after re-review* (services.concluded_with_same_facts joins
+# the level-2 review). A case concluded by mediation has no such review, so a later petition on the same facts is
+# not refused on that ground: the agreement is binding as a contract (People's Mediation Law art. 31), and a
+# dispute over its performance goes to the committee's follow-up or to the court, not back to the bureau. Nor is
+# the case rated: rating concerns a department's handling opinion, and there is none.
+
+def conclude_by_mediation(case: Case, actor: User | None, after: str, matter: MediationReferral) -> bool:
+    """Conclude the case still in mediation with a timeline entry and the audit trail (no commit, no message)."""
+    if case.status != CaseStatus.MEDIATION:
+        return False
+    case.status = CaseStatus.CONCLUDED
+    case.updated_at = timeutil.utcnow()
+    add_event(case, "mediation_concluded", actor=actor, department=matter.committee,
+              data={"mediation": matter.status.value})
+    record("case.concluded", case, actor=actor, details={"after": after, "matter": matter.id})
+    return True
+
+
+def conclude_after_agreement(matter: MediationReferral, actor: User | None = None) -> bool:
+    """The written agreement of `matter` has taken effect: the case is concluded and the petitioners told.
+
+    Called in the transaction that issues the sealed agreement (which commits); `matter` must belong to the session
+    that runs it. Does nothing unless the outcome was "agreement reached" and the case is still in mediation."""
+    if matter.status != MediationStatus.AGREEMENT:
+        return False
+    case = matter.case
+    if not conclude_by_mediation(case, actor, "mediation agreement", matter):
+        return False
+
+    def compose(case, link):
+        return (_("Your petition %(ref)s is concluded", ref=case.reference),
+                _("The mediation agreement of your petition %(ref)s (%(subject)s) is in effect. Your petition is "
+                  "concluded by this agreement; the mediation committee follows up its performance.\n%(link)s",
+                  ref=case.reference, subject=case.subject, link=link))
+
+    _tell_petitioners(case, compose)
+    return True
 
 
 # --- what the pages read ------------------------------------------------------------------------------
@@ -356,6 +466,7 @@ class MatterPage:
     held: int
     unlocked: int
     usual_days: int = rules.MEDIATION_USUAL_DAYS
+    locked_held: int = 0  # held sessions with a locked record (an agreement needs one)
 
 
 def matter_page(matter: MediationReferral, on: date | None = None) -> MatterPage:
@@ -363,8 +474,11 @@ def matter_page(matter: MediationReferral, on: date | None = None) -> MatterPage
     db.session.scalars(select(MediationMediator).where(MediationMediator.referral_id == matter.id)
                        .options(joinedload(MediationMediator.user))).all()  # fills the identity map
     held = sum(1 for s in matter.sessions if s.status == SessionStatus.HELD)
-    unlocked = unlocked_records(matter) if matter.status == MediationStatus.OPEN else 0
-    return MatterPage(matter, days_since_referral(matter, on), running_long(matter, on), held, unlocked)
+    is_open = matter.status == MediationStatus.OPEN
+    unlocked = unlocked_records(matter) if is_open else 0
+    locked_held = locked_held_records(matter) if is_open else 0
+    return MatterPage(matter, days_since_referral(matter, on), running_long(matter, on), held, unlocked,
+                      locked_held=locked_held)
 
 
 def load_page_matter(matter_id: int) -> MediationReferral | None:
