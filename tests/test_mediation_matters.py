@@ -678,3 +678,60 @@ def test_list_and_matter_page_keep_their_query_count(app, client, world, matter_
     assert queries("/mediation") == list_one
     assert queries(f"/mediation/{matter_id}") == page_one
     assert queries(f"/cases/{world.case_id}") == case_one
+
+
+# --- a written agreement concludes the case when it takes effect -----------------------------------------------
+
+def test_the_case_is_concluded_when_the_written_agreement_takes_effect(app, client, world, matter_id, tmp_path,
+                                                                        monkeypatch):
+    from portal.agreements import documents
+    from portal.agreements.models import (
+        Agreement,
+        AgreementSignature,
+        AgreementStatus,
+        AgreementVersion,
+        SignatureStatus,
+        SignerRole,
+    )
+
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(tmp_path / "uploads"))
+    monkeypatch.setitem(app.config, "PORTAL_KEY_FOLDER", str(tmp_path / "keys"))
+    monkeypatch.setitem(app.config, "PORTAL_TSA_URL", "")
+    monkeypatch.setitem(app.config, "PORTAL_AGREEMENT_SEAL_INLINE", True)
+    monkeypatch.setattr(documents, "document_html", lambda agreement: (
+        "<html><body><h1>人民调解协议书</h1><p>被申请人于2026年12月31日前支付工资。</p></body></html>"))
+    hold_locked_session(app, matter_id)
+    as_user(client, world.mediator)
+    assert outcome(client, matter_id, kind="agreement").status_code == 303
+    assert get_case(app, world.case_id).status == CaseStatus.MEDIATION  # until the agreement takes effect
+    with database(app) as session:
+        matter = session.get(MediationReferral, matter_id)
+        agreement = Agreement(referral_id=matter_id, number="DQ-2026-M1", verification_code="m1check0000",
+                              status=AgreementStatus.SEALING, signing_version=1, document_hash="a" * 64)
+        agreement.versions = [AgreementVersion(number=1, facts="拖欠工资", disputes="工资数额",
+                                               responsibilities="单位负主要责任", content_hash="a" * 64)]
+        session.add(agreement)
+        session.flush()
+        for role, party in ((SignerRole.PARTY, matter.parties[0]), (SignerRole.PARTY, matter.parties[1]),
+                            (SignerRole.MEDIATOR, None), (SignerRole.COMMITTEE, None)):
+            session.add(AgreementSignature(agreement_id=agreement.id, role=role,
+                                           party_id=party.id if party else None, user_id=world.mediator.id,
+                                           signer_name="签名人", status=SignatureStatus.SIGNED,
+                                           document_hash="a" * 64))
+        session.commit()
+        agreement_id = agreement.id
+        documents.start_sealing(session.get(Agreement, agreement_id))
+        session.commit()  # the sealed document is issued (inline here) and the agreement takes effect
+    with database(app) as session:
+        assert session.get(Agreement, agreement_id).status == AgreementStatus.EFFECTIVE
+    case = get_case(app, world.case_id)
+    assert case.status == CaseStatus.CONCLUDED
+    assert event_kinds(app, world.case_id)[-1] == "mediation_concluded"
+    assert any("is concluded" in m.subject for m in outbox(app, world.petitioner.login))
+    # the case page says so, with a link to the agreement for those who may read it
+    for name, page in case_pages(client, world).items():
+        assert "resolved by a mediation agreement; the case is concluded" in page, name
+        assert f"/agreements/{agreement_id}" in page, name
+        assert "Concluded: resolved by mediation (Agreement reached)." in page, name
+    as_user(client, world.other_rep)
+    assert client.get(f"/cases/{world.case_id}").status_code in (403, 404)

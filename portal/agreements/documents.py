@@ -353,6 +353,9 @@ def issue_document(agreement_id: int) -> Agreement | None:
                         "timestamped": bool(current_app.config.get("PORTAL_TSA_URL")),
                         "effective_on": agreement.effective_on.isoformat()})
         _tell_parties(agreement)
+        from portal.mediation.matters import conclude_after_agreement
+
+        conclude_after_agreement(agreement.referral)  # the case is resolved by the agreement now in effect
         db.session.commit()
     except Exception:
         db.session.rollback()
