@@ -83,7 +83,7 @@ def build_matter(app, sessions: int = 1):
         db.flush()
         session_ids = []
         for number in range(1, sessions + 1):
-            start = utcnow() + timedelta(hours=number)
+            start = utcnow() + timedelta(minutes=number)  # today: a session starts on its day
             session = MediationSession(referral_id=matter.id, number=number, uid=f"{uuid.uuid4()}@test",
                                        starts_at=start, ends_at=start + timedelta(hours=2), place="东区司法所",
                                        room="第一调解室")
@@ -217,7 +217,7 @@ def test_entries_are_added_numbered_time_stamped_with_speaker_and_kind(app):
     page = text(mediator.get(m.base))
     assert "申请人陈述：公司拖欠工资三个月。" in page and "建议分两期支付" in page
     assert 'id="entry-%d"' % rows[0].id in page and "Statement" in page and "Proposal" in page
-    assert '<time datetime="' in page and "No entries yet." not in page
+    assert '<time datetime="' in page and '<p id="no-entries" hidden>' in page
     assert len(audit_events(app, "mediation.entry_added")) == 2
     details = json.loads(audit_events(app, "mediation.entry_added")[0].details)
     assert details["position"] == 1 and "拖欠" not in audit_events(app, "mediation.entry_added")[0].details
@@ -639,3 +639,191 @@ def test_a_correction_can_change_the_kind_and_the_speaker(app):
                                                                    "speaker": "999999"})
     assert response.status_code == 200 and "Choose a party of this mediation, or the mediator." in text(response)
     assert entries(app, m.session_id)[0].kind == EntryKind.CAUCUS
+
+
+# --- walk-through fixes ---------------------------------------------------------------------------------------
+
+def test_a_session_does_not_start_before_its_day_but_any_hour_on_the_day(app):
+    from portal import timeutil
+
+    m = build_matter(app)
+    zone = timeutil.local_zone()
+    with database(app) as db:
+        session = db.get(MediationSession, m.session_id)
+        tomorrow = (utcnow().astimezone(zone) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+        session.starts_at, session.ends_at = tomorrow, tomorrow + timedelta(hours=2)
+        db.commit()
+    mediator = client_for(app, m.mediator)
+    response = mediator.post(f"{m.base}/start", follow_redirects=True)
+    [(category, message)] = flashes(response)
+    assert category == "error" and "cannot start before that day" in message and "move the session" in message
+    assert tomorrow.date().isoformat() in message
+    assert record_row(app, m.session_id) is None
+    with database(app) as db:
+        assert db.get(MediationSession, m.session_id).status == SessionStatus.SCHEDULED
+        # On the day, even hours before the time set, it starts.
+        session = db.get(MediationSession, m.session_id)
+        late = utcnow().astimezone(zone).replace(hour=23, minute=59, second=0, microsecond=0)
+        session.starts_at, session.ends_at = late, late + timedelta(minutes=1)
+        db.commit()
+    assert mediator.post(f"{m.base}/start").status_code == 303
+    assert record_row(app, m.session_id).status == RecordStatus.OPEN
+
+
+def test_the_entry_box_has_the_focus_and_the_no_entries_line_is_always_there(app):
+    m, mediator = started(app)
+    page = text(mediator.get(m.base))
+    assert re.search(r'<textarea[^>]*autofocus[^>]*id="text"|<textarea[^>]*id="text"[^>]*autofocus', page)
+    assert '<p id="no-entries">No entries yet.</p>' in page
+    # The out-of-band swap of each quick-add finds its target on the page, before and after the first entry.
+    body = text(add(mediator, m, "第一条", headers=HTMX))
+    assert 'id="no-entries" hx-swap-oob="true"' in body
+    page = text(mediator.get(m.base))
+    assert '<p id="no-entries" hidden>' in page
+    # Someone who only reads (a party) gets no focus on a form.
+    assert "autofocus" not in text(client_for(app, m.petitioner).get(m.base))
+
+
+def test_entries_are_numbered_without_gaps_for_the_parties_and_caucus_notes_apart(app):
+    m, mediator = started(app)
+    for text_, kind in [("陈述一", "statement"), ("背对背甲", "caucus"), ("建议二", "proposal"), ("背对背乙", "caucus"),
+                        ("说明三", "note")]:
+        assert add(mediator, m, text_, kind=kind).status_code == 303
+    rows = entries(app, m.session_id)
+    numbers = re.compile(r'<span class="entry-no" aria-label="Entry ([^"]+)">([^<]+)</span>')
+    mediator_page = text(mediator.get(m.base))
+    assert [n for _l, n in numbers.findall(mediator_page)] == ["1", "C1", "2", "C2", "3"]
+    party_page = text(client_for(app, m.petitioner).get(m.base))
+    assert [n for _l, n in numbers.findall(party_page)] == ["1", "2", "3"]
+    assert [e.position for e in rows] == [1, 2, 3, 4, 5]  # the order and the hash keep the positions
+    # A correction is flashed with the number shown.
+    third = next(e for e in rows if e.text == "说明三")
+    response = mediator.post(f"{m.base}/entries/{third.id}", data={"text": "说明三（更正）"}, follow_redirects=True)
+    assert ("success", "Entry 3 corrected.") in flashes(response)
+
+
+def _locked_with_caucus(app):
+    m, mediator = started(app)
+    add(mediator, m, "陈述一", speaker=m.applicant_id)
+    add(mediator, m, "背对背甲", kind="caucus")
+    add(mediator, m, "公司同意分两期支付。", speaker=m.respondent_id, kind="proposal")
+    attend(mediator, m)
+    mediator.post(f"{m.base}/read-back")
+    for party in (m.applicant_id, m.respondent_id):
+        mediator.post(f"{m.base}/confirmations", data={"party": str(party), "answer": "confirmed"})
+    assert mediator.post(f"{m.base}/lock").status_code == 303
+    return m, mediator
+
+
+def test_an_erratum_names_the_shown_number_and_is_flagged_at_its_entry_on_the_page_and_in_the_pdf(app, tmp_path):
+    m, mediator = _locked_with_caucus(app)
+    proposal = next(e for e in entries(app, m.session_id) if e.text == "公司同意分两期支付。")
+    assert proposal.position == 3
+    page = text(mediator.get(m.base))
+    assert f'<option value="{proposal.id}">Entry 2</option>' in page  # the erratum form offers the shown number
+    response = mediator.post(f"{m.base}/errata", data={"text": "应为分三期。", "entry_id": str(proposal.id)})
+    assert response.status_code == 303
+    for client in (mediator, client_for(app, m.petitioner)):
+        page = text(client.get(m.base))
+        assert "corrects entry 2" in page and "corrects entry 3" not in page
+        entry_html = page.split(f'id="entry-{proposal.id}"')[1].split("</li>")[0]
+        assert 'href="#erratum-1"' in entry_html and "Corrected by erratum 1" in entry_html
+    content = pdf_text(client_for(app, m.petitioner).get(m.pdf), tmp_path)
+    assert "Correctedbyerratum1" in content and "correctsentry2" in content and "背对背甲" not in content
+    file_copy = pdf_text(mediator.get(m.pdf), tmp_path)
+    assert "C1" in file_copy and "correctsentry2" in file_copy
+
+
+def test_locking_after_a_refusal_warns_naming_who_declined_and_asks_first(app):
+    m, mediator = read_back_ready(app)
+    mediator.post(f"{m.base}/confirmations", data={"party": str(m.applicant_id), "answer": "confirmed"})
+    page = text(mediator.get(m.base))
+    assert 'id="lock-declined"' not in page and "hx-confirm=\"陈信访" not in page
+    response = mediator.post(f"{m.base}/confirmations", data={
+        "party": str(m.respondent_id), "answer": "declined", "note": "未承诺分期。"})
+    assert response.status_code == 303
+    page = text(mediator.get(m.base))
+    warning = re.search(r'<p class="flash flash-warning" id="lock-declined"[^>]*>([^<]*)</p>', page).group(1)
+    assert "Declined to confirm" in warning and "区人力资源和社会保障局" in warning and "陈信访" not in warning
+    lock_form = page.split('id="lock-record"')[0].rsplit("<form", 1)[1]
+    assert "hx-confirm=" in lock_form and "区人力资源和社会保障局" in lock_form and 'hx-boost="false"' not in lock_form
+    # Allowed: the record keeps the refusal.
+    assert mediator.post(f"{m.base}/lock").status_code == 303
+    record = record_row(app, m.session_id)
+    assert record.status == RecordStatus.LOCKED
+    confirmations = content_text(app, record.id).split("confirmations:")[1]
+    assert f"{m.respondent_id}|declined|in_session|未承诺分期。" in confirmations
+
+
+def content_text(app, record_id: int) -> str:
+    from portal.mediation.proceedings import canonical_text
+
+    with database(app) as db:
+        return canonical_text(db.get(ProceedingRecord, record_id))
+
+
+def test_answer_labels_fit_both_answers_and_ids_are_unique(app):
+    m, mediator = read_back_ready(app)
+    mediator.post(f"{m.base}/confirmations", data={"party": str(m.applicant_id), "answer": "confirmed"})
+    client_for(app, m.rep).post(f"{m.base}/confirm", data={"own-answer": "declined", "own-note": "不同意。"})
+    page = text(mediator.get(m.base))
+    assert "Answered when read back in the session" in page and "Answered online" in page
+    assert "Confirmed online" not in page
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), [i for i in ids if ids.count(i) > 1]
+    assert f'id="answer-of-{m.applicant_id}"' in page
+
+
+def test_the_read_back_asks_each_attending_party_with_an_account_to_confirm(app):
+    from tests.helpers import outbox
+
+    m, mediator = started(app)
+    add(mediator, m, "陈述一", speaker=m.applicant_id)
+    attend(mediator, m, respondent="absent")
+    assert mediator.post(f"{m.base}/read-back").status_code == 303
+    [message] = [msg for msg in outbox(app, m.petitioner) if "record to confirm" in msg.subject]
+    assert m.case_reference in message.subject and "confirm" in message.body and m.base in message.body
+    assert not [msg for msg in outbox(app, m.rep) if "record to confirm" in msg.subject]  # absent: not asked
+    [event] = audit_events(app, "mediation.record_read_back")
+    assert json.loads(event.details)["told"] == 1
+
+
+def test_the_read_back_asks_the_representatives_of_an_attending_department(app):
+    from tests.helpers import outbox
+
+    m, mediator = started(app)
+    add(mediator, m, "陈述一", speaker=m.respondent_id)
+    attend(mediator, m)
+    assert mediator.post(f"{m.base}/read-back").status_code == 303
+    assert [msg for msg in outbox(app, m.rep) if "record to confirm" in msg.subject]
+    assert not [msg for msg in outbox(app, m.outsider) if "record to confirm" in msg.subject]
+
+
+def test_the_record_page_of_a_cancelled_session_says_so_with_the_reason(app):
+    m = build_matter(app)
+    mediator = client_for(app, m.mediator)
+    response = mediator.post(f"/mediation/{m.matter_id}/sessions/{m.session_id}/cancel", data={"reason": "调解员生病"})
+    assert response.status_code == 303
+    for client in (mediator, client_for(app, m.petitioner)):
+        page = text(client.get(m.base))
+        assert "This session was cancelled" in page and "调解员生病" in page
+        assert "The record is kept by the mediator once the session starts" not in page
+        assert "Start the session" not in page
+
+
+def test_a_party_reading_a_record_still_being_kept_is_told_so(app):
+    m, mediator = started(app)
+    add(mediator, m, "陈述一", speaker=m.applicant_id)
+    page = text(client_for(app, m.petitioner).get(m.base))
+    assert "The record as read back to the parties" not in page
+    assert "being kept by the mediator" in page
+    attend(mediator, m)
+    mediator.post(f"{m.base}/read-back")
+    assert "The record as read back to the parties" in text(client_for(app, m.petitioner).get(m.base))
+
+
+def test_the_entry_form_says_which_kinds_the_parties_see(app):
+    m, mediator = started(app)
+    page = text(mediator.get(m.base))
+    assert "Mediator&#39;s remark (in the record)" in page or "Mediator's remark (in the record)" in page
+    assert "only private caucus notes are hidden from them" in page

@@ -36,7 +36,9 @@ class EntryForm(PartForm):
 
     speaker = SelectField(_l("Speaker"), validate_choice=False, default=MEDIATOR)
     kind = SelectField(_l("Kind"), choices=[(k.value, k.label) for k in EntryKind], default=EntryKind.STATEMENT.value,
-                       validate_choice=False)
+                       validate_choice=False,
+                       description=_l("Every entry is part of the record read back to the parties and in their copy; "
+                                      "only private caucus notes are hidden from them."))
     text = TextAreaField(_l("Entry"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)],
                          description=_l("Ctrl+Enter adds the entry."), render_kw={"rows": 3})
     evidence = MultipleFileField(_l("Evidence files (optional)"), description=_l("PDF, JPEG, PNG, Word or Excel."),

@@ -86,11 +86,11 @@ LABELS = register_labels({
     (RecordStatus, RecordStatus.OPEN): _l("Being recorded"), (RecordStatus, RecordStatus.READ_BACK): _l("Read back"),
     (RecordStatus, RecordStatus.LOCKED): _l("Locked"),
     (EntryKind, EntryKind.STATEMENT): _l("Statement"), (EntryKind, EntryKind.PROPOSAL): _l("Proposal"),
-    (EntryKind, EntryKind.NOTE): _l("Mediator's note"), (EntryKind, EntryKind.CAUCUS): _l("Private caucus note"),
+    (EntryKind, EntryKind.NOTE): _l("Mediator's remark (in the record)"), (EntryKind, EntryKind.CAUCUS): _l("Private caucus note"),
     (ConfirmationAnswer, ConfirmationAnswer.CONFIRMED): _l("Confirmed"),
     (ConfirmationAnswer, ConfirmationAnswer.DECLINED): _l("Declined to confirm"),
-    (ConfirmationHow, ConfirmationHow.IN_SESSION): _l("Read back in the session"),
-    (ConfirmationHow, ConfirmationHow.ONLINE): _l("Confirmed online"),
+    (ConfirmationHow, ConfirmationHow.IN_SESSION): _l("Answered when read back in the session"),
+    (ConfirmationHow, ConfirmationHow.ONLINE): _l("Answered online"),
 })
 
 

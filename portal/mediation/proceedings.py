@@ -15,16 +15,19 @@ anything changes.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import policy, uploads
+from portal import policy, timeutil, uploads
 from portal.accounts.models import User
 from portal.audit.services import record as audit
 from portal.extensions import db
+from portal.mail.services import external_url, send_message
 from portal.timeutil import utcnow
 
 from .models import (
@@ -44,6 +47,7 @@ from .models import (
     SessionStatus,
 )
 from .services import MediationError, active_parties, atomic, ensure_consent, ensure_open
+from .sessions import party_recipients
 
 TEXT_MAX = 20000
 NAME_MAX = 200
@@ -73,6 +77,23 @@ def entries_for(record: ProceedingRecord | None, user, matter: MediationReferral
         return []
     show_private = not party_copy and sees_caucus(user, matter)
     return [e for e in record.entries if show_private or not e.private]
+
+
+def entry_numbers(record: ProceedingRecord | None) -> dict[int, str]:
+    """The number each entry shows, the same in every view and copy: the entries the parties see are numbered
+    1, 2, 3... on their own, caucus notes C1, C2... in a sequence of their own, so a party's copy has no gaps and
+    agrees with the mediators' copy. `position` keeps the order and is what the hash covers."""
+    if record is None:
+        return {}
+    numbers, seen, caucus = {}, 0, 0
+    for entry in sorted(record.entries, key=lambda e: e.position):
+        if entry.private:
+            caucus += 1
+            numbers[entry.id] = _("C%(n)d", n=caucus)
+        else:
+            seen += 1
+            numbers[entry.id] = str(seen)
+    return numbers
 
 
 def errata_for(record: ProceedingRecord | None, user, matter: MediationReferral,
@@ -136,14 +157,22 @@ def _ensure_recording(record: ProceedingRecord) -> None:
 # --- starting -----------------------------------------------------------------------------------------------
 
 @atomic
-def start_session(matter: MediationReferral, session: MediationSession, actor) -> ProceedingRecord:
-    """Open the record of a scheduled session; the session is then held."""
+def start_session(matter: MediationReferral, session: MediationSession, actor,
+                  now: datetime | None = None) -> ProceedingRecord:
+    """Open the record of a scheduled session; the session is then held. Not before the session's day (local
+    time): a session held earlier is moved to that day first. On the day, any hour will do."""
     ensure_consent(matter)
     if session.record is not None:
         raise MediationError(_("This session has already started."))
     if session.status != SessionStatus.SCHEDULED:
         raise MediationError(_("Only a scheduled session can be started (this one is %(status)s).",
                                status=session.status.label))
+    zone = timeutil.local_zone()
+    day = session.starts_at.astimezone(zone).date()
+    if (now or utcnow()).astimezone(zone).date() < day:
+        raise MediationError(_("This session is scheduled for %(day)s; it cannot start before that day. If it is "
+                               "held today, move the session to today first (the participants are told).",
+                               day=day.isoformat()))
     record = ProceedingRecord(session_id=session.id, status=RecordStatus.OPEN, opened_at=utcnow())
     db.session.add(record)
     session.status = SessionStatus.HELD
@@ -310,8 +339,37 @@ def read_back(matter: MediationReferral, record: ProceedingRecord, actor) -> Non
     if not attendance_complete(matter, record.session):
         raise MediationError(_("Record the attendance of every party before reading the record back."))
     record.status, record.read_back_at = RecordStatus.READ_BACK, utcnow()
+    told = _ask_for_confirmation(matter, record)
     audit("mediation.record_read_back", record, actor=actor,
-          details={"entries": len(record.entries), "content_sha256": content_hash(record)})
+          details={"entries": len(record.entries), "content_sha256": content_hash(record), "told": told})
+
+
+def _record_link(session: MediationSession) -> str:
+    try:
+        return external_url("mediation.record", matter_id=session.referral_id, session_id=session.id)
+    except RuntimeError:  # no request and no base URL configured
+        return ""
+
+
+def _ask_for_confirmation(matter: MediationReferral, record: ProceedingRecord) -> int:
+    """Tell each attending party that has an account (the petitioner, the active representatives of a department
+    party) that the record awaits its answer, with the link to the record page. Returns the messages sent."""
+    session = record.session
+    link = _record_link(session)
+    sent = 0
+    for person in party_recipients(attending_parties(matter, session)):
+        if not person.login:
+            continue
+        with force_locale(person.locale or "zh_CN"):
+            subject = _("Mediation record to confirm: %(reference)s", reference=matter.case.reference)
+            body = _("The record of session %(number)d of the mediation of case %(reference)s was read back. Please "
+                     "confirm that it says correctly what was said, or decline with a reason.",
+                     number=session.number, reference=matter.case.reference)
+            if link:
+                body += "\n\n" + link
+        send_message(person.login, subject, body)
+        sent += 1
+    return sent
 
 
 @atomic
@@ -471,16 +529,25 @@ class RecordView:
     errata: list[ProceedingErratum]
     caucus: bool  # the user sees caucus notes (and this copy shows them)
     party: MediationParty | None  # the party the user speaks for
+    numbers: dict[int, str] = field(default_factory=dict)  # entry id -> the number shown (entry_numbers())
+
+    def number(self, entry: ProceedingEntry) -> str:
+        return self.numbers.get(entry.id, str(entry.position))
+
+    def errata_of(self, entry: ProceedingEntry) -> list[ProceedingErratum]:
+        """The errata (shown in this view) that correct this entry."""
+        return [e for e in self.errata if e.entry_id == entry.id]
 
 
 def record_view(matter: MediationReferral, session: MediationSession, record: ProceedingRecord | None, user,
                 party_copy: bool = False) -> RecordView:
     caucus = sees_caucus(user, matter) and not party_copy
     return RecordView(matter, session, record, entries_for(record, user, matter, party_copy),
-                      errata_for(record, user, matter, party_copy), caucus, policy.party_of(user, matter))
+                      errata_for(record, user, matter, party_copy), caucus, policy.party_of(user, matter),
+                      entry_numbers(record))
 
 
 __all__ = ["EVIDENCE_PER_ENTRY", "RecordView", "TEXT_MAX", "add_entry", "add_erratum", "confirm",
-           "attendance_complete", "attending_parties", "canonical_text", "content_hash", "edit_entry", "entries_for",
+           "attendance_complete", "attending_parties", "canonical_text", "content_hash", "edit_entry", "entries_for", "entry_numbers",
            "errata_for", "erratum_hash", "load_record", "load_session", "lock", "may_see_entry", "mediator_users",
            "read_back", "record_view", "reopen", "save_attendance", "start_session", "unanswered"]

@@ -23,7 +23,7 @@ from portal.pdf import render_pdf
 from . import bp
 from . import proceedings as svc
 from .forms_record import ConfirmForm, EditEntryForm, EntryForm, ErratumForm, InSessionConfirmForm
-from .models import ConfirmationHow, EntryKind, ProceedingEvidence, RecordStatus
+from .models import ConfirmationAnswer, ConfirmationHow, EntryKind, ProceedingEvidence, RecordStatus
 from .services import MediationError, active_parties, load_matter
 
 RECORD = "/<int:matter_id>/sessions/<int:session_id>/record"
@@ -92,16 +92,22 @@ def _context(matter, session, record, forms=None, party_copy=False) -> dict:
     confirm_form = forms.get("confirm") or InSessionConfirmForm(formdata=None)
     confirm_form.party.choices = [(p.id, p.name) for p in attending]
     erratum_form = forms.get("erratum") or ErratumForm(formdata=None)
-    erratum_form.entry_id.choices = [("", _("None"))] + [(e.id, _("Entry %(n)d", n=e.position))
+    erratum_form.entry_id.choices = [("", _("None"))] + [(e.id, _("Entry %(n)s", n=view.number(e)))
                                                          for e in view.entries if not e.private]
     own = view.party
+    status = record.status if record else None
+    entry_form = _entry_form(matter, view, forms.get("entry"))
+    if manage and status == RecordStatus.OPEN and not forms.get("edit_errors"):
+        _focus(entry_form)  # live use: the text box is ready to type in, on load and after "Start the session"
+    answers = {c.party_id: c for c in record.confirmations} if record else {}
+    declined = [p for p in attending if p.id in answers and answers[p.id].answer == ConfirmationAnswer.DECLINED]
     return {
         "matter": matter, "session": session, "record": record, "view": view, "manage": manage,
         "parties": {p.id: p for p in matter.parties}, "active": active_parties(matter),
         "attendance": {a.party_id: a for a in session.attendance}, "attending": attending,
-        "answers": {c.party_id: c for c in record.confirmations} if record else {},
+        "answers": answers, "declined": declined,
         "mediators": svc.mediator_users(matter),
-        "entry_form": _entry_form(matter, view, forms.get("entry")),
+        "entry_form": entry_form,
         "edit_errors": forms.get("edit_errors", {}), "attendance_form": forms.get("attendance") or EmptyForm(),
         "confirm_form": confirm_form, "erratum_form": erratum_form,
         "own_form": forms.get("own") or ConfirmForm(formdata=None, prefix="own"),
@@ -189,7 +195,8 @@ def record_edit_entry(matter_id: int, session_id: int, entry_id: int):
                                                       **context)))
     if not ok:
         return _page(matter, session, svc.load_record(session), {"edit_errors": errors})
-    flash(_("Entry %(n)d corrected.", n=entry.position), "success")
+    flash(_("Entry %(n)s corrected.", n=svc.entry_numbers(svc.load_record(session)).get(entry.id, entry.position)),
+          "success")
     return redirect_to(_record_url(matter, session, f"#entry-{entry_id}"))
 
 
