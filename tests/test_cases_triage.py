@@ -5,6 +5,7 @@ Dates that clocks depend on are real (the 2026 Spring Festival is 15–23 Feb, w
 """
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from datetime import date
@@ -356,6 +357,55 @@ def test_mediation_refused_without_both_consents(app, client, on_day):
     assert get_case(app, world.case_id).status == CaseStatus.REGISTERED
     with database(app) as session:
         assert session.scalars(select(MediationReferral)).all() == []
+
+
+def test_mediation_form_shows_every_error_at_once(app, client, on_day):
+    world = make_world(app)
+    on_day(SENT)
+    as_user(client, world.staff)
+    data = mediation_data(world, source="court", court="", court_reference=" ", respondent="person", other_party="",
+                          other_phone="abc", petitioner_consent_on=None, other_consent_how="", scope_confirmed=None)
+    response = client.post(f"/cases/{world.case_id}/triage/mediation", data=data)
+    assert response.status_code == 200
+    for field in ("court", "court_reference", "other_party", "other_phone", "petitioner_consent_on",
+                  "other_consent_how", "scope_confirmed"):
+        assert field_error(response, field), field
+    assert "digits, +, - and spaces" in field_error(response, "other_phone")
+    assert "file number" in field_error(response, "court_reference")
+    assert get_case(app, world.case_id).status == CaseStatus.REGISTERED
+    with database(app) as session:
+        assert session.scalars(select(MediationReferral)).all() == []
+
+
+@pytest.mark.parametrize("phone, ok", [("1234", False), ("139 0000 1111", True), ("+86-10-1234567", True),
+                                       ("0" * 21, False), ("139o0001111", False), ("", True)])
+def test_mediation_other_party_phone_is_checked(app, client, on_day, phone, ok):
+    world = make_world(app)
+    on_day(SENT)
+    as_user(client, world.staff)
+    response = client.post(f"/cases/{world.case_id}/triage/mediation",
+                           data=mediation_data(world, other_phone=phone))
+    assert response.status_code == (303 if ok else 200), phone
+    assert bool(field_error(response, "other_phone")) is not ok
+
+
+def test_mediation_form_hides_the_fields_a_choice_does_not_need_with_javascript_only(app, client, on_day):
+    world = make_world(app)
+    on_day(SENT)
+    as_user(client, world.staff)
+    page = text(client.get(f"/cases/{world.case_id}/triage/mediation"))
+    # nothing hidden in the HTML itself (works without JavaScript); the script toggles `hidden` by the choice
+    assert 'data-reveal-when="source=court"' in page and 'data-reveal-when="respondent=person"' in page
+    assert 'data-reveal-when="respondent=department"' in page and " hidden" not in page
+    assert "js/reveal.js" in page
+    # the court's file number carries the required mark
+    assert re.search(r'<label for="court_reference">[^<]*</label> <span class="req"', page)
+    # a person's fields sent with a department chosen are ignored (the department is the other side)
+    response = client.post(f"/cases/{world.case_id}/triage/mediation",
+                           data=mediation_data(world, respondent="department",
+                                               other_department=str(world.lead.id), other_party="",
+                                               other_phone="not a phone"))
+    assert response.status_code == 303
 
 
 def test_mediation_with_both_consents(app, client, on_day):

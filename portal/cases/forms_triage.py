@@ -1,4 +1,6 @@
 """Forms of triage, the department's decision and supervision. Choices are filled by the views."""
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -62,12 +64,19 @@ class LegalRouteForm(FlaskForm):
                                           "address and any time limit. This text is printed on the notice."))
 
 
+PHONE_PATTERN = re.compile(r"[0-9+\- ]{5,20}")
+
+
 class MediationForm(FlaskForm):
+    """The referral to mediation. validate() checks every field at once (the fields a choice needs: the court for
+    the court source, the department or the person for the other side, both consents), so every message shows in
+    one go; the service checks the same again before it changes anything."""
+
     source = RadioField(_l("Referred from"), choices=[(s.value, s.label) for s in MediationSource],
                         validators=[InputRequired(REQUIRED)], default=MediationSource.PETITION.value)
     court = SelectField(_l("Entrusting court (诉调对接)"), coerce=int_or_none, validators=[Optional()])
     court_reference = StringField(_l("Court file number"), validators=[Length(max=100)],
-                                  description=_l("Only for a matter entrusted by a court."))
+                                  description=_l("Required for a matter entrusted by a court."))
     committee = SelectField(_l("People's mediation committee"), coerce=int_or_none,
                             validators=[InputRequired(REQUIRED)])
     respondent = RadioField(_l("The other side is"), choices=[("department", _l("A department")),
@@ -85,6 +94,51 @@ class MediationForm(FlaskForm):
     other_consent_how = StringField(_l("How the other party consented"), validators=[Length(max=200)])
     scope_confirmed = BooleanField(_l("I confirm this is not an administrative dispute, and not a matter in "
                                       "litigation unless the court entrusts it for mediation"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Shown with the required mark inside the court fieldset (which is only about a court's referral).
+        self.court_reference.flags.required = True
+
+    def validate(self, extra_validators=None) -> bool:
+        from flask_babel import gettext as _
+
+        from portal import timeutil
+
+        valid = super().validate(extra_validators)
+
+        def refuse(field, message) -> None:
+            nonlocal valid
+            if not field.errors:
+                field.errors = list(field.errors) + [message]
+            valid = False
+
+        if self.source.data == MediationSource.COURT.value:
+            if self.court.data is None:
+                refuse(self.court, _("Choose the court that entrusts the matter."))
+            if not (self.court_reference.data or "").strip():
+                refuse(self.court_reference, _("Enter the court's file number: a court-entrusted matter needs it."))
+        if self.respondent.data == "department" and self.other_department.data is None:
+            refuse(self.other_department, _("Choose the department on the other side."))
+        elif self.respondent.data == "person":
+            if not (self.other_party.data or "").strip():
+                refuse(self.other_party, _("Enter the name of the other party."))
+            phone = (self.other_phone.data or "").strip()
+            if phone and not PHONE_PATTERN.fullmatch(phone):
+                refuse(self.other_phone, _("Enter a phone number of 5 to 20 characters: digits, +, - and spaces."))
+        today = timeutil.today()
+        for when, how in ((self.petitioner_consent_on, self.petitioner_consent_how),
+                          (self.other_consent_on, self.other_consent_how)):
+            if when.data is None:
+                refuse(when, _("Mediation needs the consent of both sides: enter the date of this side's consent."))
+            elif when.data > today:
+                refuse(when, _("A consent cannot be dated in the future."))
+            if not (how.data or "").strip():
+                refuse(how, _("Mediation needs the consent of both sides: record how this side consented."))
+        if not self.scope_confirmed.data:
+            refuse(self.scope_confirmed, _("Confirm that this is neither an administrative dispute nor a matter "
+                                            "already in litigation: those cannot go to people's mediation."))
+        return valid
 
 
 class ComplexForm(FlaskForm):

@@ -6,6 +6,7 @@ anything is changed. Dates ("on") default to today in Y City; tests pass them or
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import wraps
@@ -345,8 +346,9 @@ def refer_to_mediation(case: Case, actor: User, *, committee_id: int | None,
     else:
         other_party = _require(other_party, "other_party", 200)
         other_phone = _clean(other_phone)
-        if len(other_phone) > 20:
-            raise CaseError(_("Use at most %(n)d characters.", n=20), "other_phone")
+        if other_phone and not re.fullmatch(r"[0-9+\- ]{5,20}", other_phone):
+            raise CaseError(_("Enter a phone number of 5 to 20 characters: digits, +, - and spaces."),
+                            "other_phone")
     for when, how, side in ((petitioner_consent_on, petitioner_consent_how, "petitioner"),
                             (other_consent_on, other_consent_how, "other")):
         if when is None:
