@@ -32,4 +32,4 @@ class CancelSessionForm(FlaskForm):
     reason = TextAreaField(_l("Reason (sent to the participants)"),
                            validators=[InputRequired(_l("Give the reason for cancelling (it is sent to the "
                                                         "participants).")), Length(max=2000)],
-                           render_kw={"rows": 2})
+                           render_kw={"rows": 2, "required": True})

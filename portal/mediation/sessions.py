@@ -30,7 +30,7 @@ from portal.cases.models import Petitioner
 from portal.extensions import db
 from portal.mail.services import external_url, send_message
 from portal.scheduling import ics
-from portal.scheduling.models import Booking
+from portal.scheduling.models import Booking, BookingParticipant
 from portal.scheduling.services import Participants, find_conflicts, free_booking, save_booking
 
 from .models import (
@@ -53,10 +53,11 @@ FEED_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.HELD)
 class ConflictWarning(MediationError):
     """The chosen time overlaps other bookings of a participant or of the room; the mediator may confirm."""
 
-    def __init__(self, conflicts: list[Booking]):
+    def __init__(self, conflicts: list[Booking], reasons: dict[int, list[str]] | None = None):
         super().__init__(_("This time overlaps other bookings of a participant or of the room. Confirm to "
                            "schedule the session anyway."), "confirm_conflicts")
         self.conflicts = conflicts
+        self.reasons = reasons or {}  # booking id -> who or what clashes (names, the room)
 
 
 @dataclass
@@ -126,6 +127,21 @@ def matter_participants(matter: MediationReferral) -> SessionParticipants:
 
 def session_participants(session: MediationSession) -> SessionParticipants:
     return matter_participants(session.referral)
+
+
+def party_recipients(parties: list[MediationParty]) -> list[User]:
+    """The accounts that speak for these parties (one query): the petitioner's own account, the active
+    representatives of a department party. A named person without an account has none."""
+    petitioner_ids = {p.petitioner.user_id for p in parties if p.petitioner is not None and p.petitioner.user_id}
+    department_ids = {p.department_id for p in parties if p.department_id}
+    conditions = []
+    if petitioner_ids:
+        conditions.append(User.id.in_(petitioner_ids) & (User.role == Role.PETITIONER))
+    if department_ids:
+        conditions.append((User.role == Role.DEPARTMENT_REP) & User.department_id.in_(department_ids))
+    if not conditions:
+        return []
+    return list(db.session.scalars(select(User).where(User.active.is_(True), or_(*conditions)).order_by(User.id)))
 
 
 # --- checks ---------------------------------------------------------------------------------------------------
@@ -218,10 +234,34 @@ def _booking(session: MediationSession, participants: SessionParticipants) -> Bo
     return booking
 
 
-def _conflict_details(conflicts: list[Booking]) -> list[dict]:
+def _conflict_details(conflicts: list[Booking], reasons: dict[int, list[str]] | None = None) -> list[dict]:
+    reasons = reasons or {}
     return [{"booking_id": b.id, "kind": b.kind, "ref_id": b.ref_id, "title": b.title,
-             "starts_at": b.starts_at.isoformat(), "ends_at": b.ends_at.isoformat(), "room": b.room}
+             "starts_at": b.starts_at.isoformat(), "ends_at": b.ends_at.isoformat(), "room": b.room,
+             "clashes": reasons.get(b.id, [])}
             for b in conflicts]
+
+
+def conflict_reasons(conflicts: list[Booking], participants: SessionParticipants, room: str) -> dict[int, list[str]]:
+    """For each overlapping booking, who or what it shares with the session: the room, the mediators and the
+    petitioners by name, the party departments by name. One query for all the bookings' participants."""
+    if not conflicts:
+        return {}
+    rows = db.session.execute(select(BookingParticipant.booking_id, BookingParticipant.user_id,
+                                     BookingParticipant.department_id)
+                              .where(BookingParticipant.booking_id.in_([b.id for b in conflicts]))).all()
+    people = {u.id: u.display_name for u in [*participants.mediators, *participants.petitioners]}
+    departments = {p.department_id: p.name for p in participants.parties if p.department_id}
+    reasons: dict[int, list[str]] = {b.id: [] for b in conflicts}
+    room = (room or "").strip()
+    for booking in conflicts:
+        if room and booking.room == room:
+            reasons[booking.id].append(_("room %(room)s", room=room))
+    for booking_id, user_id, department_id in rows:
+        name = people.get(user_id) if user_id else departments.get(department_id)
+        if name and name not in reasons[booking_id]:
+            reasons[booking_id].append(name)
+    return reasons
 
 
 # --- scheduling, moving, cancelling ---------------------------------------------------------------------------
@@ -235,10 +275,12 @@ def schedule(matter: MediationReferral, user: User, data: SessionInput, *, confi
     ensure_consent(matter)
     starts_at, ends_at = _times(data, _now(now))
     room, place = _where(data)
+    assigned = _assign_scheduler(matter, user)
     participants = matter_participants(matter)
     conflicts = conflicts_for(matter, starts_at, ends_at, room, participants=participants)
+    reasons = conflict_reasons(conflicts, participants, room)
     if conflicts and not confirm_conflicts:
-        raise ConflictWarning(conflicts)
+        raise ConflictWarning(conflicts, reasons)
     number = max((s.number for s in matter.sessions), default=0) + 1
     session = MediationSession(referral=matter, number=number, status=SessionStatus.SCHEDULED,
                                uid=f"pending-{secrets.token_hex(16)}", sequence=0, starts_at=starts_at,
@@ -256,9 +298,22 @@ def schedule(matter: MediationReferral, user: User, data: SessionInput, *, confi
     record("mediation_session.scheduled", session, actor=user, details={
         "matter_id": matter.id, "number": number, "starts_at": starts_at.isoformat(),
         "ends_at": ends_at.isoformat(), "room": room, "place": place, "uid": session.uid, "sequence": 0,
-        "booking_id": booking.id, "invitations": sent, "conflicts": _conflict_details(conflicts),
-        "conflicts_confirmed": bool(conflicts)})
+        "booking_id": booking.id, "invitations": sent, "conflicts": _conflict_details(conflicts, reasons),
+        "conflicts_confirmed": bool(conflicts), "mediator_assigned": assigned})
     return session
+
+
+def _assign_scheduler(matter: MediationReferral, user: User) -> bool:
+    """A matter without a mediator gets the one who schedules its session (so that invitations always reach a
+    mediator); recorded in the audit trail. Runs inside the caller's transaction."""
+    if matter.mediators or user.role != Role.MEDIATOR:
+        return False
+    matter.mediators.append(MediationMediator(user_id=user.id, added_by_id=user.id, added_at=timeutil.utcnow()))
+    db.session.flush()
+    record("mediation.mediator_assigned", matter, actor=user,
+           details={"case": matter.case.reference, "mediator": user.id, "name": user.display_name,
+                    "on_scheduling": True})
+    return True
 
 
 @atomic
@@ -275,8 +330,9 @@ def reschedule(session: MediationSession, user: User, data: SessionInput, *, con
         raise MediationError(_("The session is already at this time and place."), "on")
     participants = matter_participants(matter)
     conflicts = conflicts_for(matter, starts_at, ends_at, room, session=session, participants=participants)
+    reasons = conflict_reasons(conflicts, participants, room)
     if conflicts and not confirm_conflicts:
-        raise ConflictWarning(conflicts)
+        raise ConflictWarning(conflicts, reasons)
     previous = {"starts_at": session.starts_at.isoformat(), "ends_at": session.ends_at.isoformat(),
                 "room": session.room, "place": session.place}
     session.starts_at, session.ends_at, session.room, session.place = starts_at, ends_at, room, place
@@ -287,7 +343,7 @@ def reschedule(session: MediationSession, user: User, data: SessionInput, *, con
         "matter_id": matter.id, "number": session.number, "starts_at": starts_at.isoformat(),
         "ends_at": ends_at.isoformat(), "room": room, "place": place, "sequence": session.sequence,
         "booking_id": booking.id, "invitations": sent, "previous": previous,
-        "conflicts": _conflict_details(conflicts), "conflicts_confirmed": bool(conflicts)})
+        "conflicts": _conflict_details(conflicts, reasons), "conflicts_confirmed": bool(conflicts)})
     return session
 
 
@@ -401,12 +457,13 @@ def _compose(session: MediationSession, person: User, method: str, changed: bool
 
 
 def _send(session: MediationSession, participants: SessionParticipants, method: str, *, changed: bool = False,
-          reason: str = "") -> int:
+          reason: str = "", only: list[User] | None = None) -> int:
     """One message per participant in their language; by e-mail with the iCalendar attachment (the mediators and
-    the recipient as attendees), by text message to a phone-only account without it."""
+    the recipient as attendees), by text message to a phone-only account without it. `only`: these people
+    instead of every participant."""
     url = _session_url(session)
     sent = 0
-    for person in participants.users():
+    for person in (participants.users() if only is None else only):
         if not person.login:
             continue
         with force_locale(person.locale or "zh_CN"):
@@ -422,6 +479,26 @@ def _send(session: MediationSession, participants: SessionParticipants, method: 
             body += "\n\n" + url
         send_message(person.login, subject, body, attachments)
         sent += 1
+    return sent
+
+
+def invite_party_to_upcoming(matter: MediationReferral, party: MediationParty, *, actor: User | None = None,
+                             now: datetime | None = None) -> int:
+    """A party joined the matter: send it the invitation (.ics) of every scheduled session still ahead, to each
+    account that speaks for it. Runs inside the caller's transaction (no commit); returns the messages sent."""
+    if party.withdrawn_on is not None:
+        return 0
+    ahead = [s for s in matter.sessions if s.status == SessionStatus.SCHEDULED and s.ends_at > _now(now)]
+    recipients = party_recipients([party]) if ahead else []
+    if not recipients:
+        return 0
+    participants = matter_participants(matter)
+    sent = 0
+    for session in sorted(ahead, key=lambda s: s.starts_at):
+        count = _send(session, participants, "REQUEST", only=recipients)
+        sent += count
+        record("mediation_session.party_invited", session, actor=actor, details={
+            "matter_id": matter.id, "number": session.number, "party": party.id, "invitations": count})
     return sent
 
 

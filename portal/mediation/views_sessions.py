@@ -6,7 +6,7 @@ redirect. Everything works as plain forms; with htmx the sessions list comes bac
 """
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, render_template, url_for
+from flask import Response, abort, current_app, flash, make_response, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -80,7 +80,7 @@ def _form_for(session: MediationSession) -> SessionForm:
         "room": session.room, "place": session.place})
 
 
-def _render_session(matter, session, *, move_form=None, cancel_form=None, conflicts=(), status=200):
+def _render_session(matter, session, *, move_form=None, cancel_form=None, conflicts=(), reasons=None, status=200):
     started = sessions.has_started(session)
     can_manage = policy.can(current_user, "mediation.manage", matter)
     changeable = can_manage and session.status == SessionStatus.SCHEDULED and not started
@@ -90,10 +90,18 @@ def _render_session(matter, session, *, move_form=None, cancel_form=None, confli
     return render_template(
         "mediation/sessions/detail.html", matter=matter, session=session,
         participants=sessions.session_participants(session), started=started, can_manage=can_manage,
-        changeable=changeable, record_url=record_url, conflicts=list(conflicts),
+        changeable=changeable, record_url=record_url, conflicts=list(conflicts), conflict_reasons=reasons or {},
         consent_problem=_consent_problem(matter) if changeable else None,
         move_form=move_form or _form_for(session), cancel_form=cancel_form or CancelSessionForm(formdata=None),
     ), status
+
+
+def _refused(matter, session, rendered):
+    """A refused move or cancel shows the session page again, under the session page's address: a boosted form
+    would otherwise leave the POST-only /move or /cancel address in the bar (reloading it gives 405)."""
+    response = make_response(*rendered) if isinstance(rendered, tuple) else make_response(rendered)
+    response.headers["HX-Push-Url"] = _session_url(matter, session)
+    return response
 
 
 # --- pages ------------------------------------------------------------------------------------------------------
@@ -111,13 +119,13 @@ def sessions_index(matter_id):
 def session_new(matter_id):
     matter = _matter(matter_id, "mediation.manage")
     form = SessionForm(data={"room": matter.room})
-    conflicts = []
+    conflicts, reasons = [], {}
     if form.validate_on_submit():
         try:
             session = sessions.schedule(matter, current_user._get_current_object(), form.session_input(),
                                         confirm_conflicts=bool(form.confirm_conflicts.data))
         except sessions.ConflictWarning as warning:
-            conflicts = warning.conflicts
+            conflicts, reasons = warning.conflicts, warning.reasons
             form.form_errors.append(warning.message)
             matter = _matter(matter_id, "mediation.manage")
         except MediationError as error:
@@ -128,7 +136,7 @@ def session_new(matter_id):
                     number=session.number), "success")
             return redirect_to(_session_url(matter, session))
     return render_template("mediation/sessions/new.html", matter=matter, form=form, conflicts=conflicts,
-                           consent_problem=_consent_problem(matter))
+                           conflict_reasons=reasons, consent_problem=_consent_problem(matter))
 
 
 @bp.route("/<int:matter_id>/sessions/<int:session_id>")
@@ -143,13 +151,13 @@ def session(matter_id, session_id):
 def session_reschedule(matter_id, session_id):
     matter, session = _load(matter_id, session_id, "mediation.manage")
     form = SessionForm()
-    conflicts = []
+    conflicts, reasons = [], {}
     if form.validate_on_submit():
         try:
             sessions.reschedule(session, current_user._get_current_object(), form.session_input(),
                                 confirm_conflicts=bool(form.confirm_conflicts.data))
         except sessions.ConflictWarning as warning:
-            conflicts = warning.conflicts
+            conflicts, reasons = warning.conflicts, warning.reasons
             form.form_errors.append(warning.message)
         except MediationError as error:
             if error.field is None:  # about the session itself (started, cancelled, consent): on the page
@@ -160,7 +168,8 @@ def session_reschedule(matter_id, session_id):
             flash(_("The session is moved. The participants get an update of the same calendar entry."), "success")
             return redirect_to(_session_url(matter, session))
         matter, session = _load(matter_id, session_id, "mediation.manage")
-    return _render_session(matter, session, move_form=form, conflicts=conflicts)
+    return _refused(matter, session, _render_session(matter, session, move_form=form, conflicts=conflicts,
+                                                     reasons=reasons))
 
 
 @bp.route("/<int:matter_id>/sessions/<int:session_id>/cancel", methods=["POST"])
@@ -180,7 +189,7 @@ def session_cancel(matter_id, session_id):
             flash(_("The session is cancelled. The participants are told."), "success")
             return redirect_to(_session_url(matter, session))
         matter, session = _load(matter_id, session_id, "mediation.manage")
-    return _render_session(matter, session, cancel_form=form)
+    return _refused(matter, session, _render_session(matter, session, cancel_form=form))
 
 
 @bp.route("/<int:matter_id>/sessions/<int:session_id>.ics")
