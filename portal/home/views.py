@@ -7,7 +7,7 @@ from portal import policy
 from portal.accounts.models import Role
 from portal.extensions import db
 
-from . import bp
+from . import bp, desk
 
 HOME_TEMPLATES = {
     Role.ADMIN: "home/admin.html",
@@ -29,6 +29,10 @@ def index():
         from portal.cases.listing import own_status_summary
 
         extra["my_summary"] = own_status_summary(current_user)
+    if current_user.role == Role.MEDIATOR:
+        extra["desk"] = desk.mediator_desk(current_user)
+    elif current_user.role in (Role.PETITIONER, Role.DEPARTMENT_REP):
+        extra["desk"] = desk.party_desk(current_user)
     return render_template(HOME_TEMPLATES[current_user.role], **extra)
 
 
