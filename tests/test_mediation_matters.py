@@ -405,6 +405,36 @@ def test_adding_parties_needs_their_consent(app, client, world, matter_id):
     assert client.get(f"/mediation/{matter_id}").status_code == 200
 
 
+def test_a_department_added_later_is_invited_to_the_sessions_ahead(app, client, world, matter_id):
+    with database(app) as session:
+        ahead = datetime.combine(today() + timedelta(days=5), time(2), timezone.utc)
+        past = datetime.combine(today() - timedelta(days=5), time(2), timezone.utc)
+        for number, start, status in ((1, past, SessionStatus.HELD), (2, ahead, SessionStatus.SCHEDULED),
+                                      (3, ahead + timedelta(days=1), SessionStatus.CANCELLED)):
+            session.add(MediationSession(referral_id=matter_id, number=number, status=status,
+                                         uid=f"invite-{matter_id}-{number}", starts_at=start,
+                                         ends_at=start + timedelta(hours=1), place="第一调解室"))
+        session.commit()
+    assert outbox(app, world.other_rep.login) == []
+    as_user(client, world.mediator)
+    data = {"party-side": "respondent", "party-kind": "department",
+            "party-department_id": str(world.other_department_id), "party-consent_on": day(0),
+            "party-consent_how": "函复同意"}
+    assert client.post(f"/mediation/{matter_id}/parties", data=data).status_code == 303
+    invitations = outbox(app, world.other_rep.login)
+    assert len(invitations) == 1  # the session ahead only: not the held nor the cancelled one
+    with database(app) as session:
+        from portal.mail.models import OutboxMessage
+
+        message = session.get(OutboxMessage, invitations[0].id)
+        assert any(a.filename.endswith(".ics") for a in message.attachments)
+    assert "mediation_session.party_invited" in audit_actions(app)
+    # a person without an account is added without any invitation, and nothing fails
+    person = {**data, "party-kind": "person", "party-department_id": "", "party-name": "某物业公司"}
+    assert client.post(f"/mediation/{matter_id}/parties", data=person).status_code == 303
+    assert audit_actions(app).count("mediation_session.party_invited") == 1
+
+
 def test_a_withdrawal_of_consent_ends_the_matter(app, client, world, matter_id):
     as_user(client, world.mediator)
     party = [p for p in the_matter(app).parties if p.side == PartySide.RESPONDENT][0]

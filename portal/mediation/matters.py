@@ -182,8 +182,7 @@ def add_party(matter: MediationReferral, actor: User, *, side: PartySide, kind: 
     party.consent_on = consent_on
     matter.parties.append(party)
     _touch(matter)
-    if party.department_id is not None:
-        _invite_to_upcoming(matter, party)
+    _invite_to_upcoming(matter, party, actor)
     record("mediation.party_added", party, actor=actor,
            details={"case": matter.case.reference, "matter": matter.id, "side": side.value, "kind": kind,
                     "name": party.name, "department": party.department_id, "consent_on": consent_on,
@@ -191,15 +190,14 @@ def add_party(matter: MediationReferral, actor: User, *, side: PartySide, kind: 
     return party
 
 
-def _invite_to_upcoming(matter: MediationReferral, party: MediationParty) -> None:
-    """A department that joins an open matter is invited to the sessions already scheduled (by sessions.py, which
-    sends the invitations with their calendar files)."""
-    from . import sessions
+def _invite_to_upcoming(matter: MediationReferral, party: MediationParty, actor: User) -> int:
+    """A party that joins an open matter (a department's representatives, a petitioner with an account) is invited
+    to the sessions already scheduled, with their calendar files; a named person without an account is told by the
+    mediator. Returns the invitations sent."""
+    from .sessions import invite_party_to_upcoming
 
-    invite = getattr(sessions, "invite_party_to_upcoming", None)
-    if invite is not None:
-        db.session.flush()  # the party has its id for the invitation
-        invite(matter, party)
+    db.session.flush()  # the party has its id for the invitation and the audit trail
+    return invite_party_to_upcoming(matter, party, actor=actor)
 
 
 @atomic
