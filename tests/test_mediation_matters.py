@@ -3,6 +3,7 @@ petition or court source), the matter page for every role, mediators, room, part
 outcome and how it changes the case and shows on the case pages, the list and its query count."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
@@ -765,3 +766,20 @@ def test_the_case_is_concluded_when_the_written_agreement_takes_effect(app, clie
         assert "Concluded: resolved by mediation (Agreement reached)." in page, name
     as_user(client, world.other_rep)
     assert client.get(f"/cases/{world.case_id}").status_code in (403, 404)
+
+
+def test_no_page_of_the_matter_shows_a_fee(app, client, world, matter_id):
+    """Mediation is free (People's Mediation Law art. 4): no fee or cost row anywhere on the matter's pages."""
+    hold_locked_session(app, matter_id)
+    with database(app) as session:
+        meeting_id = session.scalars(select(MediationSession.id).where(MediationSession.referral_id == matter_id)).one()
+    for user in (world.mediator, world.petitioner, world.party_rep, world.staff):
+        as_user(client, user)
+        for path in (f"/mediation/{matter_id}", f"/mediation/{matter_id}/sessions",
+                     f"/mediation/{matter_id}/sessions/{meeting_id}", f"/cases/{world.case_id}", "/mediation",
+                     "/mediation/figures"):
+            response = client.get(path)
+            if response.status_code != 200:
+                continue  # a page this role does not see
+            page = text(response)
+            assert ">Cost<" not in page and not re.search(r"\bfees?\b|收费|费用", page, re.I), (user.login, path)
