@@ -119,6 +119,25 @@ def _schedule(page, days_ahead: int, at: time) -> None:
     expect(page.locator("main")).to_contain_text(zh("Scheduled"))
 
 
+def _day_comes(live_app, matter_id: int) -> None:
+    """The scheduled day arrives: a session starts on its day only, so its time is brought to now."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.mediation.models import MediationSession, SessionStatus
+    from portal.timeutil import utcnow
+
+    with live_app.app_context():
+        for session in db.session.scalars(select(MediationSession).where(
+                MediationSession.referral_id == matter_id, MediationSession.status == SessionStatus.SCHEDULED)):
+            length = session.ends_at - session.starts_at
+            session.starts_at = utcnow() + timedelta(minutes=1)
+            session.ends_at = session.starts_at + length
+        db.session.commit()
+
+
 def _start_and_attend(page) -> dict[str, str]:
     """From the session page: open the record, start the session, enter everyone present. Returns party ids by
     name."""
@@ -181,7 +200,7 @@ def _answer_in_session(page, party_id: str) -> None:
     page.select_option("#party", party_id)
     page.check("input[name=answer][value=confirmed]")
     page.locator(".confirm-form").get_by_role("button", name=zh("Record the answer")).click()
-    expect(page.locator(f"li#answer-{party_id}")).to_contain_text(zh("Confirmed"))
+    expect(page.locator(f"li#answer-of-{party_id}")).to_contain_text(zh("Confirmed"))
 
 
 def _lock(page) -> None:
@@ -240,6 +259,7 @@ def test_mediation_from_referral_to_outcome(new_context, sign_in, live_app, tmp_
     expect(mediator.locator("#mediation-team .member-list")).to_contain_text(MEDIATOR_NAME)
 
     _schedule(mediator, 2, time(10, 0))
+    _day_comes(live_app, matter_id)
     parties = _start_and_attend(mediator)
     record_1 = mediator.url.split("#")[0]
 
@@ -294,6 +314,7 @@ def test_mediation_from_referral_to_outcome(new_context, sign_in, live_app, tmp_
     mediator.locator("header .crumbs a").first.click()
     expect(mediator.locator("#mediation-sessions li")).to_have_count(1)
     _schedule(mediator, 3, time(15, 0))
+    _day_comes(live_app, matter_id)
     parties_2 = _start_and_attend(mediator)
     assert parties_2 == parties
     record_2 = mediator.url.split("#")[0]
@@ -313,11 +334,11 @@ def test_mediation_from_referral_to_outcome(new_context, sign_in, live_app, tmp_
     own = representative.locator("#own-confirm")
     own.locator("input[name=own-answer][value=confirmed]").check()
     own.get_by_role("button", name=zh("Send my answer")).click()
-    expect(representative.locator(f"li#answer-{parties[DEPARTMENT]}")).to_contain_text(zh("Confirmed"))
-    expect(representative.locator(f"li#answer-{parties[DEPARTMENT]}")).to_contain_text(zh("Confirmed online"))
+    expect(representative.locator(f"li#answer-of-{parties[DEPARTMENT]}")).to_contain_text(zh("Confirmed"))
+    expect(representative.locator(f"li#answer-of-{parties[DEPARTMENT]}")).to_contain_text(zh("Answered online"))
 
     mediator.reload()
-    expect(mediator.locator(f"li#answer-{parties[DEPARTMENT]}")).to_contain_text(zh("Confirmed online"))
+    expect(mediator.locator(f"li#answer-of-{parties[DEPARTMENT]}")).to_contain_text(zh("Answered online"))
     _lock(mediator)
 
     # 4. The parties read both records, on the page and in their PDF: never the caucus notes or their evidence.
