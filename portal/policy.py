@@ -96,7 +96,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "agreement.sign_mediator": frozenset({M}),  # a mediator assigned to the matter
     "agreement.seal": frozenset({M}),  # the committee's seal, applied by its mediators
     "agreement.in_person": frozenset({M}),  # a party signs on the mediator's device after an ID check
-    "agreement.download": frozenset({M, D, P}),  # copies: the parties and the committee's archive, nobody else
+    # Copies: the parties, the committee's archive, and the court that entrusted the mediation or is asked to
+    # confirm the agreement; nobody else.
+    "agreement.download": frozenset({M, D, P}),
     "agreement.report": frozenset({D, P}),  # the obliged party reports performance
     "agreement.answer": frozenset({P}),  # the petitioner confirms or disputes a report
     "agreement.supervise": frozenset({M}),  # follow-up of performance and judicial confirmation
@@ -346,6 +348,22 @@ def visible_mediations_clause(user):
     return false()
 
 
+def _court_of_agreement(user, agreement) -> bool:
+    """The court that entrusted the mediation, or a court asked for judicial confirmation of the agreement."""
+    if user.role != Role.DEPARTMENT_REP or user.department_id is None:
+        return False
+    if agreement.referral.court_id == user.department_id:
+        return True
+    from sqlalchemy import select
+
+    from portal.agreements.models import JudicialConfirmation
+    from portal.extensions import db
+
+    return db.session.scalar(select(JudicialConfirmation.id).where(
+        JudicialConfirmation.agreement_id == agreement.id,
+        JudicialConfirmation.court_id == user.department_id).limit(1)) is not None
+
+
 # Conditions on the user alone, whatever the object.
 USER_RULES: dict[str, Callable] = {
     "case.submit": lambda user: user.contact_confirmed,
@@ -387,7 +405,8 @@ OBJECT_RULES: dict[str, Callable] = {
     "mediation.caucus": mediates,
     # A party of the matter, for itself only (the service checks the record's state).
     "record.confirm": lambda user, matter: party_of(user, matter) is not None,
-    "agreement.view": lambda user, agreement: can_see_mediation(user, agreement.referral),
+    "agreement.view": lambda user, agreement: (can_see_mediation(user, agreement.referral)
+                                               or _court_of_agreement(user, agreement)),
     "agreement.draft": lambda user, agreement: mediates(user, agreement.referral),
     "agreement.comment": lambda user, agreement: (mediates(user, agreement.referral)
                                                   or party_of(user, agreement.referral) is not None),
@@ -397,7 +416,8 @@ OBJECT_RULES: dict[str, Callable] = {
     "agreement.seal": lambda user, agreement: mediates(user, agreement.referral),
     "agreement.in_person": lambda user, agreement: mediates(user, agreement.referral),
     "agreement.download": lambda user, agreement: (mediates(user, agreement.referral)
-                                                   or party_of(user, agreement.referral) is not None),
+                                                   or party_of(user, agreement.referral) is not None
+                                                   or _court_of_agreement(user, agreement)),
     "agreement.report": lambda user, obligation: (
         party_of(user, obligation.agreement_version.agreement.referral) == obligation.party),
     "agreement.answer": lambda user, agreement: (
