@@ -8,6 +8,10 @@
   of canonical_text() on the row and into the audit trail; afterwards only errata are appended.
 * Private caucus notes (背对背) and their evidence are filtered in ONE place: entries_for() / may_see_entry().
   Pages, downloads and the party copy of the PDF all go through it.
+* Numbers shown: entry_numbers() gives the party-visible entries 1, 2, 3... and caucus notes C1, C2... (every
+  view and copy alike); `position` only orders the entries and goes into the lock hash.
+* A session starts on its own day (local time) at the earliest; the read-back asks each attending party with an
+  account, by message, to confirm the record.
 
 Every change writes the audit trail and commits through @atomic; a refusal raises MediationError before
 anything changes.
