@@ -220,6 +220,41 @@ def test_mediator_opens_signing_on_the_current_version_and_everyone_is_told(app)
     assert len(audit_events(app, "agreement.signing_opened")) == 1
 
 
+def test_signing_opens_only_on_a_complete_text(app):
+    """People's Mediation Law art. 29: main facts, disputed matters, each party's responsibility, the obligations."""
+    m = build(app)
+    with database(app) as db:
+        version = db.scalar(select(AgreementVersion).where(AgreementVersion.agreement_id == m.id))
+        version.responsibilities = "  "
+        version.disputes = ""
+        for obligation in list(version.obligations):
+            db.delete(obligation)
+        db.commit()
+    mediator = client_for(app, m.mediator)
+    panel = text(mediator.get(f"{m.base}/signing"))
+    assert 'id="open-signing"' not in panel and 'id="open-signing-blocked"' in panel
+    assert "the disputed matters; each party's responsibility; at least one obligation" in panel
+    assert "the main facts" not in panel
+    response = mediator.post(f"{m.base}/signing/open", follow_redirects=True)
+    [(kind, message)] = [f for f in flashes(response) if f[0] == "error"]
+    assert "each party's responsibility" in message and "at least one obligation" in message
+    assert agreement_row(app, m.id).status == AgreementStatus.DRAFTING
+    assert audit_events(app, "agreement.signing_opened") == []
+
+
+def test_in_person_id_check_ignores_case_of_x_and_departments_have_no_id_on_file(app):
+    m = build(app, petitioner_account=False, open_signing=True)
+    with database(app) as db:
+        party = db.get(MediationParty, m.applicant_id)
+        party.petitioner.id_number = "32010219900101123X"
+        db.commit()
+    mediator = client_for(app, m.mediator)
+    data = {"party": str(m.applicant_id), "id_kind": "resident_id", "id_last4": "123x", "identity_confirmed": "y",
+            "signature": png_data_url(), "typed_name": "", "document_hash": doc_hash(app, m)}
+    assert mediator.post(f"{m.base}/sign/in-person/submit", data=data).status_code == 303
+    assert signatures(app, m.id)[0].identity_document == "居民身份证 ****123X"
+
+
 def test_signing_cannot_open_without_a_version(app):
     m = build(app)
     with database(app) as db:
@@ -339,6 +374,25 @@ def test_typed_name_must_match_the_party(app):
     assert signature.mark == SignatureMark.TYPED and signature.typed_name == "陈信访" and signature.image_png is None
 
 
+def test_a_representative_types_their_own_name_without_the_account_suffix(app):
+    m = build(app, open_signing=True)
+    with database(app) as db:
+        from portal.accounts.models import User
+        rep = db.scalar(select(User).where(User.email == m.rep))
+        rep.display_name = "李代表（人社局）"
+        db.commit()
+    client = client_for(app, m.rep)
+    page = text(client.get(f"{m.base}/sign"))
+    assert "either “" in page and "“李代表（人社局）”" in page and "or “李代表”" in page
+    assert "Type exactly" not in page
+    code = code_for(app, client, m, m.rep)
+    response = sign(app, client, m, m.rep, code=code, image="", typed="王五")
+    assert "The typed name must be either" in field_error(response, "typed_name")
+    assert sign(app, client, m, m.rep, code=code, image="", typed="李代表").status_code == 303
+    [signature] = signatures(app, m.id)
+    assert signature.typed_name == "李代表" and signature.mark == SignatureMark.TYPED
+
+
 def test_a_department_signs_through_one_representative(app):
     m = build(app, open_signing=True)
     rep = client_for(app, m.rep)
@@ -412,12 +466,16 @@ def test_in_person_signature_records_the_identity_check(app):
     panel = text(mediator.get(f"{m.base}/signing"))
     assert "No account: signs in person" in panel
 
-    base = {"party": str(m.applicant_id), "id_kind": "resident_id", "id_last4": "123X", "identity_confirmed": "y",
+    base = {"party": str(m.applicant_id), "id_kind": "resident_id", "id_last4": "1234", "identity_confirmed": "y",
             "signature": png_data_url(), "typed_name": "", "document_hash": doc_hash(app, m)}
     response = mediator.post(f"{m.base}/sign/in-person/submit", data={**base, "id_kind": ""})
     assert "Choose the kind of identity document" in field_error(response, "id_kind")
     response = mediator.post(f"{m.base}/sign/in-person/submit", data={**base, "id_last4": "12"})
     assert "last four characters" in field_error(response, "id_last4")
+    response = mediator.post(f"{m.base}/sign/in-person/submit", data={**base, "id_last4": "123X"})
+    error = field_error(response, "id_last4")
+    assert "do not match the ID number on file for 陈信访" in error
+    assert "320102199001011234" not in text(response)
     response = mediator.post(f"{m.base}/sign/in-person/submit", data={**base, "identity_confirmed": ""})
     assert "Confirm that you checked" in field_error(response, "identity_confirmed")
     response = mediator.post(f"{m.base}/sign/in-person/submit", data={**base, "signature": "", "typed_name": "别人"})
@@ -427,7 +485,7 @@ def test_in_person_signature_records_the_identity_check(app):
     assert mediator.post(f"{m.base}/sign/in-person/submit", data=base).status_code == 303
     [signature] = signatures(app, m.id)
     assert signature.method == SignatureMethod.IN_PERSON and signature.identity_checked_by_id == m.mediator_id
-    assert signature.identity_document == "居民身份证 ****123X" and signature.user_id is None
+    assert signature.identity_document == "居民身份证 ****1234" and signature.user_id is None
     assert signature.mark == SignatureMark.DRAWN and signature.signer_name == "陈信访"
     panel = text(mediator.get(f"{m.base}/signing"))
     assert "checked by 王调解" in panel and "Signed in person" in panel

@@ -70,6 +70,30 @@ ID_KINDS = {
 }
 
 
+# --- what the text must contain -------------------------------------------------------------------------
+
+def missing_contents(version: AgreementVersion | None) -> list[str]:
+    """What the version still lacks of the contents People's Mediation Law art. 29 requires (main facts, disputed
+    matters, each party's responsibility, at least one obligation), as translated phrases; empty when complete."""
+    if version is None:
+        return [_("a saved draft")]
+    missing = []
+    if not (version.facts or "").strip():
+        missing.append(_("the main facts"))
+    if not (version.disputes or "").strip():
+        missing.append(_("the disputed matters"))
+    if not (version.responsibilities or "").strip():
+        missing.append(_("each party's responsibility"))
+    if not version.obligations:
+        missing.append(_("at least one obligation"))
+    return missing
+
+
+def missing_message(missing: list[str]) -> str:
+    return _("The agreement cannot be signed yet: it lacks %(missing)s. Add them in a new version first.",
+             missing=_("; ").join(missing))
+
+
 # --- loading --------------------------------------------------------------------------------------------
 
 def load_for_signing(agreement_id: int) -> Agreement | None:
@@ -294,18 +318,47 @@ def _mark(image_data_url: str | None, typed_name: str | None,
     typed = _clean(typed_name)
     if not typed:
         raise AgreementError(_("Draw your signature, or type your full name."), "typed_name")
-    wanted = [_clean(name) for name in expected if _clean(name)]
+    wanted = _unique(expected)
     if typed.casefold() not in {name.casefold() for name in wanted}:
-        raise AgreementError(_("The typed name must be exactly: %(name)s.", name=" / ".join(wanted)), "typed_name")
+        if len(wanted) == 1:
+            raise AgreementError(_("The typed name must be exactly: %(name)s.", name=wanted[0]), "typed_name")
+        raise AgreementError(_("The typed name must be %(names)s.", names=names_choice(wanted)), "typed_name")
     return SignatureMark.TYPED, None, typed[:NAME_MAX]
 
 
+_SUFFIX = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
+
+
+def _unique(names) -> list[str]:
+    result: list[str] = []
+    for name in names:
+        name = _clean(name)
+        if name and name.casefold() not in {n.casefold() for n in result}:
+            result.append(name)
+    return result
+
+
+def names_choice(names: list[str]) -> str:
+    """"A", "either A or B", "either A, B or C": the names a typed signature may read, for hints and messages."""
+    quoted = [f"“{name}”" for name in names]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return _("either %(names)s or %(last)s", names=_(", ").join(quoted[:-1]), last=quoted[-1])
+
+
+def account_names(user: User | None) -> list[str]:
+    """The signer's account display name, and that name without a trailing suffix in brackets (full- or
+    half-width), e.g. "李代表（人社局）" -> "李代表"."""
+    if user is None or not user.display_name:
+        return []
+    name = _clean(user.display_name)
+    return _unique([name, _SUFFIX.sub("", name)])
+
+
 def typed_names(party: MediationParty, user: User | None) -> list[str]:
-    """Names a typed signature may read: the party's name; for a department, also the representative's own."""
-    names = [party.name]
-    if party.department_id is not None and user is not None:
-        names.append(user.display_name)
-    return names
+    """Names a typed signature may read: the party's name, the signer's account display name and that name
+    without a bracketed suffix."""
+    return _unique([party.name, *account_names(user)])
 
 
 def _check_code(user: User, agreement: Agreement, code: str | None) -> None:
@@ -429,6 +482,9 @@ def open_signing(agreement: Agreement, actor: User) -> None:
     version = current_version(agreement)
     if version is None:
         raise AgreementError(_("Save a draft of the agreement before opening signing."))
+    missing = missing_contents(version)
+    if missing:
+        raise AgreementError(missing_message(missing))
     if not parties_to_sign(agreement):
         raise AgreementError(_("The agreement has no parties to sign it."))
     agreement.signing_version = version.number
@@ -532,6 +588,10 @@ def sign_in_person(agreement: Agreement, mediator: User, *, party_id, id_kind: s
     if not re.fullmatch(r"[0-9A-Z]{4}", last4):
         raise AgreementError(_("Enter the last four characters of the document number (digits, or X)."),
                              "id_last4")
+    on_file = (party.petitioner.id_number or "").strip().upper() if party.petitioner is not None else ""
+    if len(on_file) >= 4 and on_file[-4:] != last4:
+        raise AgreementError(_("These last four characters do not match the ID number on file for %(name)s. Check "
+                               "the document again.", name=party.name), "id_last4")
     if not identity_confirmed:
         raise AgreementError(_("Confirm that you checked the document in person and that it matches the party."),
                              "identity_confirmed")
@@ -631,7 +691,7 @@ def sign_as_mediator(agreement: Agreement, user: User, *, code: str | None, imag
         raise AgreementError(_("The mediator signs after every party has signed."))
     if state.mediator_done:
         raise AgreementError(_("A mediator has already signed this agreement."))
-    mark, png, typed = _mark(image, typed_name, [user.display_name])
+    mark, png, typed = _mark(image, typed_name, account_names(user))
     _check_code(user, agreement, code)
     signature = AgreementSignature(
         role=SignerRole.MEDIATOR, user_id=user.id, signer_name=user.display_name, status=SignatureStatus.SIGNED,

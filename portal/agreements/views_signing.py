@@ -87,11 +87,13 @@ def panel(agreement, loaded: bool = False) -> dict:
     own_party = policy.party_of(user, agreement.referral) if user.is_authenticated else None
     own = state.of_party(own_party)
     can = lambda permission: user.is_authenticated and policy.can(user, permission, agreement)  # noqa: E731
+    drafting = agreement.status == AgreementStatus.DRAFTING
+    missing = svc.missing_contents(current_version(agreement)) if drafting else []
     return {
         "state": state, "agreement": agreement, "signing": signing,
         "version": signed_version(agreement), "current_version": current_version(agreement),
-        "can_open": can("agreement.draft") and agreement.status == AgreementStatus.DRAFTING
-        and current_version(agreement) is not None,
+        "can_open": can("agreement.draft") and drafting and current_version(agreement) is not None and not missing,
+        "open_blocked": svc.missing_message(missing) if missing and current_version(agreement) is not None else "",
         "own": own,
         "can_sign": signing and state.step == "parties" and own is not None and own.state == "pending"
         and can("agreement.sign"),
@@ -185,11 +187,13 @@ def _sign_page(agreement, role: SignerRole, forms=None, status=200):
     else:
         signer = p["state"].mediator
         may_sign = p["can_sign_mediator"]
-        expected = [current_user.display_name]
+        expected = svc.account_names(current_user)
         code_url = url_for("agreements.sign_mediator_code", agreement_id=agreement.id)
         sign_url = url_for("agreements.sign_mediator_submit", agreement_id=agreement.id)
     if expected:
-        sign_form.typed_name.description = _("Type exactly: %(names)s", names=" / ".join(expected))
+        sign_form.typed_name.description = (
+            _("Type exactly: %(name)s", name=expected[0]) if len(expected) == 1
+            else _("Type your name as %(names)s.", names=svc.names_choice(expected)))
     context = {
         "p": p, "agreement": agreement, "version": version, "role": role.value, "party": party, "signer": signer,
         "may_sign": may_sign, "expected_names": expected, "sign_form": sign_form, "decline_form": decline_form,

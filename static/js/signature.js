@@ -36,13 +36,21 @@
     var pad = new window.SignaturePad(canvas, { penColor: "#111", minWidth: 0.8, maxWidth: 2.6 });
     var drawing = true;
 
+    var size = "";
+
     function resize() {
-      // The canvas keeps the width of its container; its pixels follow the screen's density.
+      // The canvas's pixels follow its size on screen (the width of its container) times the screen's density,
+      // so strokes are neither stretched nor squashed; the drawing is kept when the size changes.
+      var width = canvas.offsetWidth, height = canvas.offsetHeight;
+      if (!width || !height) { return; }
       var ratio = Math.max(window.devicePixelRatio || 1, 1);
+      var now = width + "x" + height + "@" + ratio;
+      if (now === size) { return; }
+      size = now;
       var data = pad.toData();
-      canvas.width = canvas.offsetWidth * ratio;
-      canvas.height = canvas.offsetHeight * ratio;
-      canvas.getContext("2d").scale(ratio, ratio);
+      canvas.width = Math.round(width * ratio);
+      canvas.height = Math.round(height * ratio);
+      canvas.getContext("2d").setTransform(ratio, 0, 0, ratio, 0, 0);
       pad.clear();
       if (data && data.length) { pad.fromData(data); }
     }
@@ -66,7 +74,11 @@
     }
 
     mode(!(typedInput && typedInput.value));
-    window.addEventListener("resize", resize);
+    if (window.ResizeObserver) {
+      new window.ResizeObserver(resize).observe(canvas);
+    } else {
+      window.addEventListener("resize", resize);
+    }
     fieldset.querySelector("[data-signature-clear]").addEventListener("click", function () {
       pad.clear();
       hidden.value = "";
