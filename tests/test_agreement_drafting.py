@@ -39,6 +39,7 @@ from tests.factories import PASSWORD, make_case, make_department, make_user
 from tests.helpers import (
     UserRef,
     audit_actions,
+    catalog,
     database,
     field_error,
     flashes,
@@ -554,7 +555,7 @@ def test_no_change_once_sealing(app, client, world, status):
     assert "Write a new version" not in page and "Your comment on the current draft" not in page
     response = client.post(f"/agreements/{agreement.id}/comments", data={"comment-text": "太迟"})
     assert response.status_code == 303
-    assert any("comments are closed" in message for _kind, message in flashes(client.get(location(response))))
+    assert any("Comments are closed" in message for _kind, message in flashes(client.get(location(response))))
     with database(app) as session:
         assert session.scalar(select(AgreementComment.id)) is None
 
@@ -657,7 +658,7 @@ def test_issued_document_has_qr_code_and_hash(app, client, world):
     assert "data:image/svg+xml" in html and f"/verify/{row.verification_code}" in html
     assert row.verification_code in html and row.document_hash in html
     assert html.count("data:image/png;base64,") == 2  # the drawn signature and the seal
-    assert "signed in person" in html and "陈信访" in html
+    assert catalog(app, "signed in person") in html and "陈信访" in html
     assert "data:image/svg+xml" not in preview and row.verification_code not in preview
 
 

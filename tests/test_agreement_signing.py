@@ -42,7 +42,7 @@ from portal.timeutil import today, utcnow
 from tests.conftest import login
 from tests.factories import PASSWORD, make_case, make_department, make_user
 from tests.helpers import (audit_events, count, database, field_error, flashes, form_errors, is_login_redirect,
-                           outbox, text)
+                           location, outbox, text)
 
 _builds = itertools.count(1)
 
@@ -439,7 +439,11 @@ def test_decline_needs_a_reason_then_returns_to_drafting_and_voids(app):
     assert [r.status for r in rows] == [SignatureStatus.SIGNED, SignatureStatus.DECLINED]
     assert all(r.voided_at is not None for r in rows) and rows[1].decline_reason == "第一项履行期限太短。"
     assert any("declined" in msg.body and "第一项履行期限太短。" in msg.body for msg in outbox(app, m.mediator))
-    assert len(outbox(app, m.petitioner)) == before + 1 and "Signing stopped" in outbox(app, m.petitioner)[-1].subject
+    assert len(outbox(app, m.petitioner)) == before + 1
+    notice = outbox(app, m.petitioner)[-1]
+    assert "Signing stopped" in notice.subject and "第一项履行期限太短。" in notice.body
+    assert f"/agreements/{m.id}" in notice.body and "now void" in notice.body
+    assert "are now void" in " ".join(message for _kind, message in flashes(rep.get(location(response))))
     [event] = audit_events(app, "agreement.declined")
     assert json.loads(event.details)["reason"] == "第一项履行期限太短。"
     # The mediator sees why, and may open signing again.

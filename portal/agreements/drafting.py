@@ -335,8 +335,7 @@ def save_version(agreement: Agreement, actor: User, *, facts: str, disputes: str
     puts the agreement back in drafting and tells everyone; once sealing has started the text is fixed."""
     on = on or timeutil.today()
     if agreement.status in LOCKED_STATUSES:
-        raise AgreementError(_("The agreement is %(status)s: its text can no longer change.",
-                               status=agreement.status.label))
+        raise AgreementError(_("The text can no longer change: the agreement has been signed and sealed."))
     matter = agreement.referral
     latest = current_version(agreement)
     if based_on is not None and latest is not None and based_on != latest.number:
@@ -396,7 +395,7 @@ def save_version(agreement: Agreement, actor: User, *, facts: str, disputes: str
 def add_comment(agreement: Agreement, actor: User, text: str) -> AgreementComment:
     """A party or a mediator comments on the current draft."""
     if agreement.status in LOCKED_STATUSES:
-        raise AgreementError(_("The agreement is %(status)s: comments are closed.", status=agreement.status.label))
+        raise AgreementError(_("Comments are closed: the agreement has been signed and sealed."))
     text = _clean(text)
     if not text:
         raise AgreementError(_("Write your comment."), "text")

@@ -665,8 +665,9 @@ def decline(agreement: Agreement, user: User, *, reason: str | None, seen_hash: 
         _link(agreement_endpoint(), agreement_id=agreement.id))
     told += _tell(others, lambda: (
         _("Signing stopped: %(title)s", title=_title(agreement)),
-        _("%(name)s declined to sign %(title)s. The mediator will revise the text; the signatures collected so far "
-          "are void and everyone signs the new text again.", name=party.name, title=_title(agreement))))
+        _("%(name)s declined to sign %(title)s. Reason: %(reason)s\nThe mediator will revise the text; the "
+          "signatures collected so far are now void and everyone signs the new text again.", name=party.name,
+          title=_title(agreement), reason=reason)), _link(agreement_endpoint(), agreement_id=agreement.id))
     audit("agreement.declined", agreement, actor=user,
           details={"title": title, "party": party.id, "name": party.name, "reason": reason,
                    "document_hash": hash_declined, "voided": [s.id for s in voided if s is not signature],

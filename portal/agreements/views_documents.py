@@ -7,7 +7,7 @@ again with the message at its field and changes nothing.
 """
 from __future__ import annotations
 
-from flask import abort, current_app, flash, make_response, render_template, send_file, url_for
+from flask import abort, current_app, flash, make_response, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -58,6 +58,10 @@ def document_panel(agreement_id: int):
     template = "agreements/documents/_panel.html" if is_fragment() else "agreements/documents/status.html"
     response = make_response(render_template(template, agreement=agreement, back_url=agreement_url(agreement)))
     response.headers["Cache-Control"] = "no-store"
+    if is_fragment() and request.args.get("polling") and agreement.seal_status.value != "running":
+        # The generation has ended while the page polled: the header, the signing and follow-up sections change
+        # too, so the whole page is loaded again.
+        response.headers["HX-Refresh"] = "true"
     return add_vary(response)
 
 

@@ -143,7 +143,7 @@ def _render_edit(agreement: Agreement, form: VersionForm, status: int = 200):
 
 def _edit_allowed(agreement: Agreement) -> None:
     if agreement.status in drafting.LOCKED_STATUSES:
-        flash(_("The agreement is %(status)s: its text can no longer change.", status=agreement.status.label),
+        flash(_("The text can no longer change: the agreement has been signed and sealed."),
               "error")
         abort(make_response(redirect_to(_agreement_url(agreement.id))))
 
@@ -218,7 +218,7 @@ def save_version(agreement_id: int):
 def comment(agreement_id: int):
     agreement = load(agreement_id, "agreement.comment")
     if agreement.status in drafting.LOCKED_STATUSES:  # the form is no longer shown: say why on the page
-        flash(_("The agreement is %(status)s: comments are closed.", status=agreement.status.label), "error")
+        flash(_("Comments are closed: the agreement has been signed and sealed."), "error")
         return redirect_to(_agreement_url(agreement_id))
     form = CommentForm(prefix="comment")
     if form.validate_on_submit() and _attempt(form, drafting.add_comment, agreement, _user(), form.text.data):

@@ -286,7 +286,7 @@ def decline(agreement_id: int):
                                            **_client()):
         return _sign_page(svc.load_for_signing(agreement_id), SignerRole.PARTY, {"decline": form})
     flash(_("You declined to sign. The mediator and the other parties have been told; the agreement is back in "
-            "drafting."), "success")
+            "drafting and the signatures collected are now void."), "success")
     return redirect_to(url_for("agreements.sign", agreement_id=agreement.id))
 
 
