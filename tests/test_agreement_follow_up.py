@@ -211,6 +211,52 @@ def test_a_partly_report_confirmed_makes_it_partly_and_a_dispute_keeps_it_open(a
     assert "未收到款项" in page and 'overall-partly' in page
 
 
+def test_a_disputed_report_is_shown_as_disputed(app):
+    a = build(app, due_in=(10, 20))
+    rep, petitioner = client_for(app, a.rep), client_for(app, a.petitioner)
+    report(rep, a, 0, extent="performed", text_="已全部支付。")
+    [r] = reports(app, a.obligation_ids[0])
+    page = text(petitioner.get(page_of(a)))
+    assert "A report is waiting for the petitioner's answer" in page
+    assert answer(petitioner, a, r.id, "disputed", "未收到款项").status_code == 303
+    page = text(rep.get(page_of(a)))
+    oid = a.obligation_ids[0]
+    assert f'id="obligation-{oid}-disputed"' in page and "Report disputed" in page
+    assert "The petitioner disputed the report of" in page and "未收到款项" in page
+    assert f'id="obligation-{a.obligation_ids[1]}-disputed"' not in page
+
+
+def test_an_overdue_obligation_with_an_unconfirmed_partly_report_says_so(app):
+    a = build(app, effective_days_ago=20, due_in=(-2, 10))
+    report(client_for(app, a.rep), a, 0, extent="partly", text_="已支付一半。")
+    page = text(client_for(app, a.petitioner).get(page_of(a)))
+    oid = a.obligation_ids[0]
+    assert f'id="obligation-{oid}-reported"' in page and "Reported as partly performed; not yet confirmed" in page
+    assert "obligation-status-not_performed" not in page and "Overdue" in page
+
+
+def test_an_overdue_obligation_is_notified_once_to_the_party_and_the_committee(app, monkeypatch):
+    from portal.agreements.reminders import run_reminders
+
+    monkeypatch.setitem(app.config, "PORTAL_BASE_URL", "https://portal.example")
+    a = build(app, effective_days_ago=20, due_in=(-2, 10))
+    with app.app_context():
+        first = run_reminders()
+    assert first["overdue"] == 1
+    [to_rep] = [m for m in outbox(app, a.rep) if "Overdue since" in m.subject]
+    [to_mediator] = [m for m in outbox(app, a.mediator) if "Obligation overdue" in m.subject]
+    due = today() - timedelta(days=2)
+    assert due.isoformat() not in to_rep.body and due.isoformat() not in to_mediator.body
+    assert f"{due.year}" in to_rep.subject  # written out for the reader, e.g. "November 28, 2026"
+    assert f"/agreements/{a.id}" in to_rep.body and f"/agreements/{a.id}" in to_mediator.body
+    assert not [m for m in outbox(app, a.petitioner) if "Overdue since" in m.subject]
+    keys = {r.key for r in _reminders(app, a.id)}
+    assert f"overdue:obligation:{a.obligation_ids[0]}" in keys
+    with app.app_context():
+        assert run_reminders()["overdue"] == 0
+    assert len([m for m in outbox(app, a.rep) if "Overdue since" in m.subject]) == 1
+
+
 def test_only_the_obliged_party_reports(app):
     a = build(app)
     for who in (a.petitioner, a.mediator, a.staff, a.leader, a.admin):

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from flask_babel import force_locale, gettext as _
+from flask import current_app, has_request_context, url_for
+from flask_babel import force_locale, format_date, gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -99,8 +100,8 @@ def record_application(agreement: Agreement, actor: User, applied_on: date, cour
         raise AgreementError(_("The day of the application cannot be in the future."), "applied_on")
     if not (window.opens_on <= applied_on <= window.last_day):
         raise AgreementError(_("The application must be made between %(start)s and %(end)s (within %(days)d days "
-                               "of the agreement taking effect).", start=window.opens_on.isoformat(),
-                               end=window.last_day.isoformat(), days=rules.JUDICIAL_CONFIRMATION_DAYS),
+                               "of the agreement taking effect).", start=format_date(window.opens_on, "long"),
+                               end=format_date(window.last_day, "long"), days=rules.JUDICIAL_CONFIRMATION_DAYS),
                              "applied_on")
     court_name = (court_name or "").strip()
     court = None
@@ -139,7 +140,7 @@ def record_result(agreement: Agreement, confirmation: JudicialConfirmation, acto
         raise AgreementError(_("Enter the day of the court's decision."), "result_on")
     if result_on < confirmation.applied_on or result_on > on:
         raise AgreementError(_("The decision's date must lie between the application (%(applied)s) and today.",
-                               applied=confirmation.applied_on.isoformat()), "result_on")
+                               applied=format_date(confirmation.applied_on, "long")), "result_on")
     note = (note or "").strip()
     if outcome == ConfirmationResult.REJECTED and not note:
         raise AgreementError(_("Say why the court did not confirm the agreement."), "note")
@@ -150,7 +151,7 @@ def record_result(agreement: Agreement, confirmation: JudicialConfirmation, acto
     _notify_parties(agreement, lambda: (
         _("Judicial confirmation of agreement %(number)s", number=agreement.number),
         _("The court's decision on the application for judicial confirmation of agreement %(number)s: %(result)s "
-          "(%(day)s).", number=agreement.number, result=outcome.label, day=result_on.isoformat())))
+          "(%(day)s).", number=agreement.number, result=outcome.label, day=format_date(result_on, "long"))))
     return confirmation
 
 
@@ -196,6 +197,14 @@ def overall_status(obligations: list[AgreementObligation], on: date | None = Non
 
 def open_report(obligation: AgreementObligation) -> PerformanceReport | None:
     return next((r for r in obligation.reports if r.answer is None), None)
+
+
+def last_disputed(obligation: AgreementObligation) -> PerformanceReport | None:
+    """The latest report, when the petitioner disputed it and nothing newer was reported."""
+    if not obligation.reports or obligation.status == ObligationStatus.PERFORMED:
+        return None
+    latest = max(obligation.reports, key=lambda r: (r.reported_at, r.id))
+    return latest if latest.answer == PerformanceAnswer.DISPUTED else None
 
 
 def _obligation_of(agreement: Agreement, obligation_id: int) -> AgreementObligation | None:
@@ -330,7 +339,7 @@ def send_supervision_notice(agreement: Agreement, obligation: AgreementObligatio
     sent = _notify_party(obligation.party, link=agreement_link(agreement), compose=lambda: (
         _("Supervision notice: agreement %(number)s", number=agreement.number),
         _("The mediation committee reminds you of the obligation \"%(what)s\" due on %(due)s:",
-          what=obligation.what, due=obligation.due_on.isoformat()) + "\n" + text))
+          what=obligation.what, due=format_date(obligation.due_on, "long")) + "\n" + text))
     record("agreement.supervision_notice", obligation, actor=actor,
            details={"agreement_id": agreement.id, "text": text, "recipients": sent})
     return sent
@@ -374,6 +383,13 @@ class ObligationRow:
     due_soon: bool
     open_report: PerformanceReport | None
     log: list[dict] = field(default_factory=list)
+    disputed: PerformanceReport | None = None  # the latest report, when the petitioner disputed it
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """Past its due date with a report not yet answered: shown as reported, not as simply not performed."""
+        return self.open_report is not None and self.status == ObligationStatus.NOT_PERFORMED \
+            and self.obligation.status == ObligationStatus.PENDING
 
 
 @dataclass
@@ -407,7 +423,7 @@ def follow_up(agreement: Agreement, on: date | None = None) -> FollowUp | None:
         rows.append(ObligationRow(
             obligation, status, overdue=not settled and obligation.due_on < on,
             due_soon=not settled and on <= obligation.due_on <= on + timedelta(days=rules.OBLIGATION_REMINDER_DAYS),
-            open_report=open_report(obligation), log=log.get(obligation.id, [])))
+            open_report=open_report(obligation), log=log.get(obligation.id, []), disputed=last_disputed(obligation)))
     return FollowUp(agreement, judicial_window(agreement, on), confirmations(agreement), rows,
                     overall_status(obligations, on))
 
@@ -438,7 +454,13 @@ def party_contacts(party: MediationParty) -> list[tuple[str, str]]:
 
 
 def agreement_link(agreement: Agreement) -> str:
+    """The absolute link to the agreement's follow-up; from the daily command (no request) through
+    PORTAL_BASE_URL."""
     try:
+        base = current_app.config.get("PORTAL_BASE_URL", "").rstrip("/")
+        if not has_request_context() and base:
+            with current_app.test_request_context("/", base_url=base):
+                return url_for("agreements.follow_up", agreement_id=agreement.id, _external=True)
         return external_url("agreements.follow_up", agreement_id=agreement.id)
     except RuntimeError:  # no request and no base URL configured
         return ""

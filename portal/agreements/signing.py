@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app, has_request_context
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -795,7 +795,7 @@ def _remind(agreement: Agreement, state: SigningState, reminders, now: datetime,
                 _("Reminder: please sign %(title)s", title=_title(agreement)),
                 _("%(title)s is waiting for your signature (signing opened on %(date)s). You may also decline "
                   "with a reason.", title=_title(agreement),
-                  date=agreement.signing_opened_at.astimezone(timeutil.local_zone()).date().isoformat())),
+                  date=format_date(agreement.signing_opened_at.astimezone(timeutil.local_zone()).date(), "long"))),
                 _link(endpoint, agreement_id=agreement.id)):
             db.session.add(AgreementReminder(agreement_id=agreement.id, key=_reminder_key(agreement, key, n),
                                              sent_at=now))
