@@ -346,7 +346,11 @@ def test_agreement_drafted_signed_sealed_downloaded_and_verified(new_context, si
                         device_scale_factor=2).new_page()
     representative = sign_in(phone, DEPARTMENT_REP)
     representative.goto(f"/agreements/{agreement_id}")
+    width = representative.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the agreement page being signed is {width}px wide on a 390px screen"
     representative.locator("#sign-link").click()
+    width = representative.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the signing page is {width}px wide on a 390px screen"
     _sign(representative, live_app, agreement_id, DEPARTMENT_REP, _draw_with_finger)
     expect(representative.locator("#already-signed")).to_be_visible()
 
@@ -398,6 +402,18 @@ def test_agreement_drafted_signed_sealed_downloaded_and_verified(new_context, si
     text = _text_of(issued)
     for expected in (PETITIONER_NAME, DEPARTMENT, _probe(OBLIGATION_1)):
         assert expected in text, expected
+
+    # The agreement page in effect fits a 375 px phone: wide tables scroll inside their wrappers.
+    narrow = sign_in(new_context(viewport={"width": 375, "height": 812}, is_mobile=True,
+                                 device_scale_factor=2).new_page(), PETITIONER)
+    narrow.goto(f"/agreements/{agreement_id}")
+    expect(narrow.locator("#agreement-parties")).to_be_visible()
+    width = narrow.evaluate("document.documentElement.scrollWidth")
+    wide = narrow.evaluate("""() => Array.from(document.querySelectorAll('main *'))
+        .filter(e => e.getBoundingClientRect().right > 376 && !e.closest('.table-wrap > table'))
+        .slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
+    assert width <= 375, f"the agreement page is {width}px wide on a 375px screen: {wide}"
+    narrow.context.close()
 
     # 9. The public verification page, signed out: authentic, valid signature, none of the content.
     visitor = new_context().new_page()
