@@ -411,7 +411,8 @@ def test_agreement_drafted_signed_sealed_downloaded_and_verified(new_context, si
     width = narrow.evaluate("document.documentElement.scrollWidth")
     wide = narrow.evaluate("""() => Array.from(document.querySelectorAll('main *'))
         .filter(e => e.getBoundingClientRect().right > 376 && !e.closest('.table-wrap > table'))
-        .slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
+        .slice(0, 8)
+        .map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
     assert width <= 375, f"the agreement page is {width}px wide on a 375px screen: {wide}"
     narrow.context.close()
 
