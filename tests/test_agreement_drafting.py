@@ -659,6 +659,7 @@ def test_issued_document_has_qr_code_and_hash(app, client, world):
     assert row.verification_code in html and row.document_hash in html
     assert html.count("data:image/png;base64,") == 2  # the drawn signature and the seal
     assert catalog(app, "signed in person") in html and "陈信访" in html
+    assert "object-fit: contain" in html  # a drawn signature keeps its proportions
     assert "data:image/svg+xml" not in preview and row.verification_code not in preview
 
 

@@ -3,6 +3,8 @@ after it takes effect, the page reloading when the sealed copy is issued, the ca
 it is in effect, and plain wording (party names, comment authors, court file numbers)."""
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -112,3 +114,21 @@ def test_a_court_file_number_in_brackets_is_not_bracketed_again(app):
         db.commit()
     page = text(client_for(app, a.mediator).get(f"/agreements/{a.id}/follow-up"))
     assert "((2026)" not in page and "(2026)东民特字第88号" in page
+
+
+def test_a_typed_signature_prints_the_name_once(app):
+    from portal.agreements import drafting
+
+    a = build_agreement(app, sealed=False)
+    with database(app) as db:
+        version = db.scalar(select(AgreementVersion).where(AgreementVersion.agreement_id == a.id))
+        version.parties_snapshot = json.dumps(drafting.parties_snapshot(db.get(Agreement, a.id).referral),
+                                              ensure_ascii=False)
+        db.commit()
+    with app.test_request_context():
+        agreement = drafting.load_page_agreement(a.id)
+        version = next(v for v in agreement.versions if v.number == agreement.signing_version)
+        html = drafting.render_document_html(agreement, version, signatures=list(agreement.signatures))
+    block = html[html.index('<table class="signatures">'):]
+    block = re.sub(r"<th>.*?</th>", "", block[:block.index("</table>")], flags=re.S)  # the party headings
+    assert block.count("李代表") == 1 and block.count("陈信访") == 1
