@@ -23,6 +23,7 @@ from portal.audit.services import record
 from portal.extensions import db
 from portal.mail.services import external_url, send_message
 from portal.timeutil import utcnow
+from portal.transactions import Refusal
 
 from .models import Department, Invitation, OneTimeCode, Role, User
 
@@ -31,12 +32,8 @@ PHONE_RE = re.compile(r"^1[3-9]\d{9}$")  # mainland mobile numbers
 COMMON_PASSWORDS = {"password123", "1234567890", "qwertyuiop", "12345678910", "password1234", "abc1234567"}
 
 
-class AccountError(Exception):
+class AccountError(Refusal):
     """A refusal with a message for the user (already translated) and the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 # --- logins and passwords ---------------------------------------------------------------

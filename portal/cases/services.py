@@ -16,18 +16,15 @@ from sqlalchemy.orm import joinedload
 
 from portal import rules
 from portal.extensions import db
+from portal.transactions import Refusal
 
 from .models import OPEN_STATUSES, Case, CaseEvent, Petitioner, ReferenceCounter
 
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
-class CaseError(Exception):
+class CaseError(Refusal):
     """A refusal with a message for the user (already translated) and the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 # --- numbers and codes --------------------------------------------------------------------

@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import wraps
 
 from flask import has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal import rules, timeutil
 from portal.accounts.models import Department, DepartmentKind, Role, User
@@ -24,6 +22,8 @@ from portal.audit.services import record
 from portal.extensions import db
 from portal.holidays.services import WorkCalendar
 from portal.mail.services import external_url, send_message
+from portal.mediation.models import MediationParty, MediationReferral, MediationSource, MediationStatus, PartySide
+from portal.transactions import atomic_services
 
 from .clocks import OPTIONAL_WINDOWS, due_state, open_clock, start_clock, stop_clock
 from .models import (
@@ -42,7 +42,6 @@ from .models import (
     Review,
     Supervision,
 )
-from portal.mediation.models import MediationParty, MediationReferral, MediationSource, MediationStatus, PartySide
 
 from .services import CaseError, add_event, likely_duplicates
 
@@ -59,23 +58,9 @@ def _today(on: date | None) -> date:
     return on or timeutil.today()
 
 
-def atomic(service):
-    """Run a service as one transaction; a concurrent change of the same case becomes a message, not a 500."""
-
-    @wraps(service)
-    def wrapper(*args, **kwargs):
-        try:
-            result = service(*args, **kwargs)
-            db.session.commit()
-            return result
-        except StaleDataError:
-            db.session.rollback()
-            raise CaseError(_("Someone else changed this case in the meantime. Reload the page and try again."))
-        except CaseError:
-            db.session.rollback()
-            raise
-
-    return wrapper
+# One transaction per service; a concurrent change of the same case becomes a message, not a 500.
+atomic = atomic_services(CaseError, lambda: _("Someone else changed this case in the meantime. Reload the page "
+                                              "and try again."))
 
 
 def _clean(value: str | None) -> str:

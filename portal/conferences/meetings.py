@@ -26,6 +26,7 @@ from portal.mail.services import external_url, send_message
 from portal.scheduling import ics
 from portal.scheduling.models import Booking
 from portal.scheduling.services import Participants, find_conflicts, free_booking, save_booking
+from portal.transactions import Refusal
 
 from .models import Answer, Conference, ConferenceMember, Meeting, MeetingSlot, MeetingStatus, SlotAnswer
 
@@ -35,12 +36,8 @@ MAX_DAYS_AHEAD = 2 * 366  # candidate dates further ahead are typing mistakes
 OPEN_STATUSES = (MeetingStatus.POLLING, MeetingStatus.SCHEDULED)
 
 
-class MeetingError(Exception):
+class MeetingError(Refusal):
     """A refusal with a message for the user (already translated) and the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 class ConflictWarning(MeetingError):

@@ -17,6 +17,7 @@ from portal.accounts.models import Department, DepartmentKind, Role, User
 from portal.audit.services import record
 from portal.extensions import db
 from portal.timeutil import utcnow
+from portal.transactions import Refusal
 
 from .models import (
     Conference,
@@ -36,12 +37,8 @@ MESSAGES_SHOWN = 100  # the workspace page shows the newest messages; older ones
 CASES_MAX = 20
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(Refusal):
     """A refusal with a message for the user (already translated) and the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 def _text(value: str | None, name: str, limit: int, required: bool = True) -> str:
