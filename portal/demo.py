@@ -77,6 +77,7 @@ def seed(if_empty: bool = False) -> bool:
     with current_app.test_request_context(base_url=current_app.config.get("PORTAL_BASE_URL") or "http://127.0.0.1:5000"):
         _seed_cases()
         _seed_mediation()
+        _seed_seal()
     return True
 
 
@@ -218,6 +219,59 @@ def _seed_mediation():
     matters.assign_mediator(matter, staff, mediator.id)
     matters.set_room(matter, mediator, "Y市人民调解委员会第一调解室")
     return matter
+
+
+DEMO_SEAL_FONT = "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"  # Debian fonts-noto-cjk
+
+
+def _seal_png(name: str) -> bytes:
+    """A round red seal for the demo committee (a real committee uploads the image of its own seal)."""
+    import io
+    import math
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    size, red = 400, (200, 30, 30, 255)
+    image = Image.new("RGBA", (size, size), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((12, 12, size - 12, size - 12), outline=red, width=14)
+    centre, radius = size / 2, size / 2 - 70
+    star = [(centre + (60 if i % 2 == 0 else 24) * math.sin(math.pi * i / 5),
+             centre - (60 if i % 2 == 0 else 24) * math.cos(math.pi * i / 5)) for i in range(10)]
+    draw.polygon(star, fill=red)
+    font = ImageFont.truetype(DEMO_SEAL_FONT, 40)
+    # The name runs along the upper arc, one character at a time, from left to right.
+    span = math.radians(240)
+    for i, char in enumerate(name):
+        angle = -span / 2 + span * i / max(len(name) - 1, 1)
+        glyph = Image.new("RGBA", (60, 60), (255, 255, 255, 0))
+        ImageDraw.Draw(glyph).text((30, 30), char, font=font, fill=red, anchor="mm")
+        glyph = glyph.rotate(-math.degrees(angle), resample=Image.BICUBIC)
+        x, y = centre + radius * math.sin(angle), centre - radius * math.cos(angle)
+        image.alpha_composite(glyph, (int(x - 30), int(y - 30)))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def _seed_seal():
+    """The demo mediation committee's seal image, so the demo agreement can be sealed without an admin step."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from portal.agreements import documents
+
+    committee = db.session.scalar(select(Department).where(Department.code == "YX-TJW"))
+    admin = db.session.scalar(select(User).where(User.email == "admin@yx.example"))
+    if committee is None or admin is None or documents.seal_of(committee.id) is not None:
+        return None
+    try:
+        data = _seal_png(committee.name)
+    except OSError:  # the CJK font is missing: the admin uploads a seal image instead
+        return None
+    upload = FileStorage(io.BytesIO(data), filename="demo-seal.png", content_type="image/png")
+    return documents.upload_seal_image(committee, upload, admin)
 
 
 def refuse_demo_data_in_production() -> None:
