@@ -573,16 +573,16 @@ def test_oral_agreement_needs_its_terms(app, client, world, matter_id):
     assert (matter.status, matter.outcome_text) == (MediationStatus.ORAL_AGREEMENT, "公司于12月10日前一次性支付工资3万元。")
     for name, page in case_pages(client, world).items():
         assert "公司于12月10日前一次性支付工资3万元。" in page and "Oral agreement" in page, name
-        assert "resolved by the oral agreement; the case is concluded" in page, name
-    assert any("公司于12月10日前" in m.body and "concluded by this agreement" in m.body
-               for m in outbox(app, world.petitioner.login))
+        assert "The petition is closed: settled by the oral mediation agreement." in page, name
+    assert any("公司于12月10日前" in m.body and "Your petition is closed: settled by this oral agreement." in m.body
+               and "concluded" not in m.body for m in outbox(app, world.petitioner.login))
     # the oral agreement concludes the case, with its timeline entry and the audit trail
     assert get_case(app, world.case_id).status == CaseStatus.CONCLUDED
     assert event_kinds(app, world.case_id)[-2:] == ["mediation_outcome", "mediation_concluded"]
     assert "case.concluded" in audit_actions(app)
     as_user(client, world.petitioner)
     page = text(client.get(f"/cases/{world.case_id}"))
-    assert "Concluded: resolved by mediation (Oral agreement)." in page
+    assert "Closed: the petition is settled by mediation (Oral agreement)." in page
 
 
 def test_no_agreement_back_to_handling(app, client, world, matter_id):
@@ -758,12 +758,14 @@ def test_the_case_is_concluded_when_the_written_agreement_takes_effect(app, clie
     case = get_case(app, world.case_id)
     assert case.status == CaseStatus.CONCLUDED
     assert event_kinds(app, world.case_id)[-1] == "mediation_concluded"
-    assert any("is concluded" in m.subject for m in outbox(app, world.petitioner.login))
+    messages = [m for m in outbox(app, world.petitioner.login) if "settled by mediation" in m.subject]
+    assert messages and "closed: settled by the mediation agreement" in messages[-1].body
+    assert not any("concluded" in m.subject + m.body for m in messages)
     # the case page says so, with a link to the agreement for those who may read it
     for name, page in case_pages(client, world).items():
-        assert "resolved by a mediation agreement; the case is concluded" in page, name
+        assert "The petition is closed: settled by the mediation agreement." in page, name
         assert f"/agreements/{agreement_id}" in page, name
-        assert "Concluded: resolved by mediation (Agreement reached)." in page, name
+        assert "Closed: the petition is settled by mediation (Agreement reached)." in page, name
     as_user(client, world.other_rep)
     assert client.get(f"/cases/{world.case_id}").status_code in (403, 404)
 

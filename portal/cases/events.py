@@ -25,7 +25,7 @@ SENTENCES = {
     "mediation_withdrawn": _l("Mediation ended: %(party)s withdrew consent."),
     "mediation_returned": _l("Back to the petition bureau for triage after mediation ended; a new routing time "
                              "limit runs."),
-    "mediation_concluded": _l("Concluded: resolved by mediation (%(mediation)s)."),
+    "mediation_concluded": _l("Closed: the petition is settled by mediation (%(mediation)s)."),
     "complex": _l("Marked complex for a joint conference."),
     "accepted": _l("%(department)s accepted the matter."),
     "objected": _l("%(department)s returned the matter as outside its competence."),

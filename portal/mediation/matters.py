@@ -368,7 +368,7 @@ def record_outcome(matter: MediationReferral, actor: User, *, kind: MediationSta
                      ref=case.reference, subject=case.subject, link=link)
         elif kind == MediationStatus.ORAL_AGREEMENT:
             body = _("The parties reached an oral agreement in the mediation of %(ref)s (%(subject)s). The "
-                     "mediator recorded its terms:\n%(terms)s\nYour petition is concluded by this agreement.\n"
+                     "mediator recorded its terms:\n%(terms)s\nYour petition is closed: settled by this oral agreement.\n"
                      "%(link)s",
                      ref=case.reference, subject=case.subject, terms=text, link=link)
         elif after == AfterMediation.LEGAL_ROUTE:
@@ -435,9 +435,10 @@ def conclude_after_agreement(matter: MediationReferral, actor: User | None = Non
         return False
 
     def compose(case, link):
-        return (_("Your petition %(ref)s is concluded", ref=case.reference),
+        return (_("Your petition %(ref)s is closed: settled by mediation", ref=case.reference),
                 _("The mediation agreement of your petition %(ref)s (%(subject)s) is in effect. Your petition is "
-                  "concluded by this agreement; the mediation committee follows up its performance.\n%(link)s",
+                  "closed: settled by the mediation agreement. The mediation committee follows up its "
+                  "performance.\n%(link)s",
                   ref=case.reference, subject=case.subject, link=link))
 
     _tell_petitioners(case, compose)
