@@ -401,6 +401,10 @@ def test_adding_parties_needs_their_consent(app, client, world, matter_id):
     assert [(p.name, p.phone, p.consent_how) for p in parties[2:]] == [
         ("某物业公司", "13700001111", "当面口头同意并记录"), ("市场监管局（测试）", "", "当面口头同意并记录")]
     assert audit_actions(app).count("mediation.party_added") == 2
+    # its representatives are told, as those of a department named at the referral are, with the link
+    [told] = outbox(app, world.other_rep.login)
+    assert told.subject.startswith("Mediation on") and "Your department is a party to the mediation" in told.body
+    assert f"/mediation/{matter_id}" in told.body
     # the added department now sees the matter
     as_user(client, world.other_rep)
     assert client.get(f"/mediation/{matter_id}").status_code == 200
@@ -422,7 +426,9 @@ def test_a_department_added_later_is_invited_to_the_sessions_ahead(app, client, 
             "party-department_id": str(world.other_department_id), "party-consent_on": day(0),
             "party-consent_how": "函复同意"}
     assert client.post(f"/mediation/{matter_id}/parties", data=data).status_code == 303
-    invitations = outbox(app, world.other_rep.login)
+    messages = outbox(app, world.other_rep.login)
+    assert sum("Your department is a party" in m.body for m in messages) == 1
+    invitations = [m for m in messages if "Your department is a party" not in m.body]
     assert len(invitations) == 1  # the session ahead only: not the held nor the cancelled one
     with database(app) as session:
         from portal.mail.models import OutboxMessage

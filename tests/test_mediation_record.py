@@ -783,6 +783,7 @@ def test_the_read_back_asks_each_attending_party_with_an_account_to_confirm(app)
     assert mediator.post(f"{m.base}/read-back").status_code == 303
     [message] = [msg for msg in outbox(app, m.petitioner) if "record to confirm" in msg.subject]
     assert m.case_reference in message.subject and "confirm" in message.body and m.base in message.body
+    assert "nothing more is needed" in message.body  # the answer may already be given in the session
     assert not [msg for msg in outbox(app, m.rep) if "record to confirm" in msg.subject]  # absent: not asked
     [event] = audit_events(app, "mediation.record_read_back")
     assert json.loads(event.details)["told"] == 1
@@ -827,3 +828,26 @@ def test_the_entry_form_says_which_kinds_the_parties_see(app):
     page = text(mediator.get(m.base))
     assert "Mediator&#39;s remark (in the record)" in page or "Mediator's remark (in the record)" in page
     assert "only private caucus notes are hidden from them" in page
+
+
+def test_the_request_to_confirm_goes_only_to_attending_parties_without_an_answer(app):
+    """Each attending party is asked once at the read-back; one whose answer is already recorded is not asked."""
+    from portal.mediation import proceedings
+    from tests.helpers import outbox
+
+    m, mediator = started(app)
+    add(mediator, m, "陈述一", speaker=m.applicant_id)
+    attend(mediator, m)
+    assert mediator.post(f"{m.base}/read-back").status_code == 303
+    asked = lambda who: [msg for msg in outbox(app, who) if "record to confirm" in msg.subject]  # noqa: E731
+    assert len(asked(m.petitioner)) == 1 and len(asked(m.rep)) == 1
+    [event] = audit_events(app, "mediation.record_read_back")
+    assert json.loads(event.details)["told"] == 2
+    # the mediator records the petitioner's answer in the session: a further request goes to the department only
+    mediator.post(f"{m.base}/confirmations", data={"party": str(m.applicant_id), "answer": "confirmed"})
+    with app.test_request_context(), database(app) as db:
+        matter = db.get(MediationReferral, m.matter_id)
+        record = db.scalar(select(ProceedingRecord).where(ProceedingRecord.session_id == m.session_id))
+        assert proceedings._ask_for_confirmation(matter, record) == 1
+        db.commit()
+    assert len(asked(m.petitioner)) == 1 and len(asked(m.rep)) == 2

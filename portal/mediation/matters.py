@@ -182,12 +182,36 @@ def add_party(matter: MediationReferral, actor: User, *, side: PartySide, kind: 
     party.consent_on = consent_on
     matter.parties.append(party)
     _touch(matter)
+    told = _tell_department_party(matter, party)
     _invite_to_upcoming(matter, party, actor)
     record("mediation.party_added", party, actor=actor,
            details={"case": matter.case.reference, "matter": matter.id, "side": side.value, "kind": kind,
                     "name": party.name, "department": party.department_id, "consent_on": consent_on,
-                    "consent_how": party.consent_how})
+                    "consent_how": party.consent_how, "representatives_told": told})
     return party
+
+
+def _tell_department_party(matter: MediationReferral, party: MediationParty) -> int:
+    """A department that becomes a party later is told as one named at the referral is (triage.refer_to_mediation):
+    each active representative gets "your department is a party", in their language, with the link to the matter.
+    The case's petitioners were told at the referral; a named person has no account. Returns the messages sent."""
+    if party.department_id is None:
+        return 0
+    from portal.cases.triage import department_representatives
+
+    db.session.flush()  # the party is on the matter before the link is followed
+    case, link, sent = matter.case, _matter_link(matter), 0
+    for user in department_representatives(party.department_id):
+        if not user.login:
+            continue
+        with force_locale(user.locale):
+            subject = _("Mediation on %(ref)s", ref=case.reference)
+            body = _("Your department is a party to the mediation of %(ref)s (%(subject)s) at %(committee)s:\n"
+                     "%(link)s", ref=case.reference, subject=case.subject, committee=matter.committee.name,
+                     link=link)
+        send_message(user.login, subject, body)
+        sent += 1
+    return sent
 
 
 def _invite_to_upcoming(matter: MediationReferral, party: MediationParty, actor: User) -> int:

@@ -356,18 +356,22 @@ def _record_link(session: MediationSession) -> str:
 
 
 def _ask_for_confirmation(matter: MediationReferral, record: ProceedingRecord) -> int:
-    """Tell each attending party that has an account (the petitioner, the active representatives of a department
-    party) that the record awaits its answer, with the link to the record page. Returns the messages sent."""
+    """Tell each attending party whose answer is not recorded yet and that has an account (the petitioner, the
+    active representatives of a department party) that the record awaits its answer, with the link to the record
+    page. The mediator often records the answers in the session right after the read-back, so the message says
+    that nothing more is needed then. Returns the messages sent."""
     session = record.session
     link = _record_link(session)
     sent = 0
-    for person in party_recipients(attending_parties(matter, session)):
+    for person in party_recipients(unanswered(matter, record)):
         if not person.login:
             continue
         with force_locale(person.locale or "zh_CN"):
             subject = _("Mediation record to confirm: %(reference)s", reference=matter.case.reference)
-            body = _("The record of session %(number)d of the mediation of case %(reference)s was read back. Please "
-                     "confirm that it says correctly what was said, or decline with a reason.",
+            body = _("The record of session %(number)d of the mediation of case %(reference)s was read back. If you "
+                     "have not answered in the session, please confirm on the record page that it says correctly "
+                     "what was said, or decline with a reason. If you already gave your answer in the session and "
+                     "the mediator recorded it, nothing more is needed: the record page shows your answer.",
                      number=session.number, reference=matter.case.reference)
             if link:
                 body += "\n\n" + link
