@@ -237,6 +237,29 @@ def test_htmx_quick_add_returns_only_the_new_entry_and_a_fresh_focused_form(app)
     assert [e.text for e in entries(app, m.session_id)] == ["被申请人代表说明情况。"]
 
 
+def test_after_a_caucus_note_the_fresh_form_is_back_to_a_statement_with_the_speaker_kept(app):
+    m, mediator = started(app)
+    response = add(mediator, m, "背对背：申请人底线两万五。", speaker=m.applicant_id, kind="caucus", headers=HTMX)
+    assert response.status_code == 200
+    body = text(response)
+    kind_select = body.split('id="kind"')[1].split("</select>")[0]
+    assert re.search(r'<option selected value="statement">|value="statement" selected', kind_select), kind_select
+    assert 'selected value="caucus"' not in kind_select and 'value="caucus" selected' not in kind_select
+    assert f'<option selected value="{m.applicant_id}">' in body or f'value="{m.applicant_id}" selected' in body
+    # a proposal keeps its kind for the next entry (only the private kind is dropped)
+    body = text(add(mediator, m, "公司提出分两期支付。", speaker=m.respondent_id, kind="proposal", headers=HTMX))
+    kind_select = body.split('id="kind"')[1].split("</select>")[0]
+    assert re.search(r'<option selected value="proposal">|value="proposal" selected', kind_select), kind_select
+
+
+def test_file_sizes_read_in_bytes_under_one_kilobyte(app):
+    from portal.mediation.proceedings import file_size
+
+    with app.test_request_context():
+        assert [file_size(n) for n in (0, 72, 1023, 1024, 1536, 3 * 1024 * 1024)] == [
+            "0 bytes", "72 bytes", "1023 bytes", "1.0 KB", "1.5 KB", "3.0 MB"]
+
+
 @pytest.mark.parametrize("data, field, message", [
     ({"text": "   "}, "text", "This field is required."),
     ({"speaker": "999999"}, "speaker", "Choose a party of this mediation, or the mediator."),
@@ -283,6 +306,7 @@ def test_evidence_is_stored_and_downloaded_as_an_attachment_by_a_party(app, uplo
     evidence = next(e for e in entry.evidence if e.original_name == "工资条.png")
     page = text(client_for(app, m.petitioner).get(m.base))
     assert "工资条.png" in page
+    assert f"({len(PNG)} bytes)" in page and "0.0 KB" not in page  # a small file shows its bytes
     url = f"{m.base}/evidence/{evidence.id}"
     download = client_for(app, m.petitioner).get(url)
     assert download.status_code == 200 and download.data == PNG and download.mimetype == "image/png"
@@ -486,7 +510,7 @@ def test_after_the_lock_changes_are_refused_and_errata_are_appended(app):
     assert [json.loads(e.details)["number"] for e in events] == [1, 2]
     assert len({json.loads(e.details)["hash"] for e in events}) == 2
     page = text(client_for(app, m.petitioner).get(m.base))
-    assert "“三个月”应为“四个月”" in page and "Erratum 1" in page and "corrects entry 1" in page
+    assert "“三个月”应为“四个月”" in page and "Erratum 1" in page and "corrects statement 1" in page
     assert "Append erratum" not in page
     assert record_row(app, m.session_id).content_hash == locked.content_hash
 
@@ -690,16 +714,21 @@ def test_entries_are_numbered_without_gaps_for_the_parties_and_caucus_notes_apar
                         ("说明三", "note")]:
         assert add(mediator, m, text_, kind=kind).status_code == 303
     rows = entries(app, m.session_id)
-    numbers = re.compile(r'<span class="entry-no" aria-label="Entry ([^"]+)">([^<]+)</span>')
+    numbers = re.compile(r'<span class="entry-no" aria-label="([^"]+)">([^<]+)</span>')
     mediator_page = text(mediator.get(m.base))
     assert [n for _l, n in numbers.findall(mediator_page)] == ["1", "C1", "2", "C2", "3"]
+    # each entry is named with the noun of its kind: a caucus note reads "caucus note C1", not "entry C1"
+    assert [label for label, _n in numbers.findall(mediator_page)] == [
+        "Statement 1", "Caucus note C1", "Proposal 2", "Caucus note C2", "Mediator's note 3"]
+    assert "Correct caucus note C1" in mediator_page and "Correct statement 1" in mediator_page
+    assert "entry C" not in mediator_page.replace("Entry", "entry")
     party_page = text(client_for(app, m.petitioner).get(m.base))
     assert [n for _l, n in numbers.findall(party_page)] == ["1", "2", "3"]
     assert [e.position for e in rows] == [1, 2, 3, 4, 5]  # the order and the hash keep the positions
     # A correction is flashed with the number shown.
     third = next(e for e in rows if e.text == "说明三")
     response = mediator.post(f"{m.base}/entries/{third.id}", data={"text": "说明三（更正）"}, follow_redirects=True)
-    assert ("success", "Entry 3 corrected.") in flashes(response)
+    assert ("success", "Mediator's note 3 corrected.") in flashes(response)
 
 
 def _locked_with_caucus(app):
@@ -720,18 +749,18 @@ def test_an_erratum_names_the_shown_number_and_is_flagged_at_its_entry_on_the_pa
     proposal = next(e for e in entries(app, m.session_id) if e.text == "公司同意分两期支付。")
     assert proposal.position == 3
     page = text(mediator.get(m.base))
-    assert f'<option value="{proposal.id}">Entry 2</option>' in page  # the erratum form offers the shown number
+    assert f'<option value="{proposal.id}">Proposal 2</option>' in page  # the erratum form offers the shown number
     response = mediator.post(f"{m.base}/errata", data={"text": "应为分三期。", "entry_id": str(proposal.id)})
     assert response.status_code == 303
     for client in (mediator, client_for(app, m.petitioner)):
         page = text(client.get(m.base))
-        assert "corrects entry 2" in page and "corrects entry 3" not in page
+        assert "corrects proposal 2" in page and "corrects proposal 3" not in page
         entry_html = page.split(f'id="entry-{proposal.id}"')[1].split("</li>")[0]
         assert 'href="#erratum-1"' in entry_html and "Corrected by erratum 1" in entry_html
     content = pdf_text(client_for(app, m.petitioner).get(m.pdf), tmp_path)
-    assert "Correctedbyerratum1" in content and "correctsentry2" in content and "背对背甲" not in content
+    assert "Correctedbyerratum1" in content and "correctsproposal2" in content and "背对背甲" not in content
     file_copy = pdf_text(mediator.get(m.pdf), tmp_path)
-    assert "C1" in file_copy and "correctsentry2" in file_copy
+    assert "C1" in file_copy and "correctsproposal2" in file_copy
 
 
 def test_locking_after_a_refusal_warns_naming_who_declined_and_asks_first(app):

@@ -22,8 +22,9 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask_babel import force_locale
+from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -98,6 +99,42 @@ def entry_numbers(record: ProceedingRecord | None) -> dict[int, str]:
             seen += 1
             numbers[entry.id] = str(seen)
     return numbers
+
+
+# How an entry is named in a sentence, with the noun of its kind (a caucus note is numbered C1, C2...): each
+# sentence is whole, so that a translation can place the noun and the number as its language wants.
+ENTRY_PHRASES = {
+    "name": {EntryKind.STATEMENT: _l("Statement %(n)s"), EntryKind.PROPOSAL: _l("Proposal %(n)s"),
+             EntryKind.NOTE: _l("Mediator's note %(n)s"), EntryKind.CAUCUS: _l("Caucus note %(n)s")},
+    "correct": {EntryKind.STATEMENT: _l("Correct statement %(n)s"), EntryKind.PROPOSAL: _l("Correct proposal %(n)s"),
+                EntryKind.NOTE: _l("Correct mediator's note %(n)s"),
+                EntryKind.CAUCUS: _l("Correct caucus note %(n)s")},
+    "corrects": {EntryKind.STATEMENT: _l("corrects statement %(n)s"),
+                 EntryKind.PROPOSAL: _l("corrects proposal %(n)s"),
+                 EntryKind.NOTE: _l("corrects mediator's note %(n)s"),
+                 EntryKind.CAUCUS: _l("corrects caucus note %(n)s")},
+    "corrected": {EntryKind.STATEMENT: _l("Statement %(n)s corrected."),
+                  EntryKind.PROPOSAL: _l("Proposal %(n)s corrected."),
+                  EntryKind.NOTE: _l("Mediator's note %(n)s corrected."),
+                  EntryKind.CAUCUS: _l("Caucus note %(n)s corrected.")},
+}
+
+
+def entry_phrase(entry: ProceedingEntry, number: str, form: str = "name") -> str:
+    """`form` is name ("Statement 3"), correct ("Correct caucus note C1"), corrects ("corrects proposal 2") or
+    corrected ("Statement 3 corrected.")."""
+    return str(ENTRY_PHRASES[form][entry.kind]) % {"n": number}
+
+
+def file_size(size: int | None) -> str:
+    """An evidence file's size for people: bytes under 1 KB (a small file never reads "0.0 KB"), else KB or MB
+    with one decimal."""
+    size = max(0, int(size or 0))
+    if size < 1024:
+        return _("%(n)d bytes", n=size)
+    if size < 1024 * 1024:
+        return _("%(n)s KB", n=format_decimal(round(size / 1024, 1), "0.0"))
+    return _("%(n)s MB", n=format_decimal(round(size / (1024 * 1024), 1), "0.0"))
 
 
 def errata_for(record: ProceedingRecord | None, user, matter: MediationReferral,
@@ -542,6 +579,10 @@ class RecordView:
     def number(self, entry: ProceedingEntry) -> str:
         return self.numbers.get(entry.id, str(entry.position))
 
+    def label(self, entry: ProceedingEntry, form: str = "name") -> str:
+        """The entry named with the noun of its kind and its number, for a sentence `form` (entry_phrase())."""
+        return entry_phrase(entry, self.number(entry), form)
+
     def errata_of(self, entry: ProceedingEntry) -> list[ProceedingErratum]:
         """The errata (shown in this view) that correct this entry."""
         return [e for e in self.errata if e.entry_id == entry.id]
@@ -556,6 +597,6 @@ def record_view(matter: MediationReferral, session: MediationSession, record: Pr
 
 
 __all__ = ["EVIDENCE_PER_ENTRY", "RecordView", "TEXT_MAX", "add_entry", "add_erratum", "confirm",
-           "attendance_complete", "attending_parties", "canonical_text", "content_hash", "edit_entry", "entries_for", "entry_numbers",
+           "attendance_complete", "attending_parties", "canonical_text", "content_hash", "edit_entry", "entries_for", "entry_numbers", "entry_phrase", "file_size",
            "errata_for", "erratum_hash", "load_record", "load_session", "lock", "may_see_entry", "mediator_users",
            "read_back", "record_view", "reopen", "save_attendance", "start_session", "unanswered"]

@@ -29,6 +29,11 @@ from .services import MediationError, active_parties, load_matter
 RECORD = "/<int:matter_id>/sessions/<int:session_id>/record"
 
 
+@bp.app_template_filter("file_size")
+def file_size(size) -> str:
+    return svc.file_size(size)
+
+
 def _load(matter_id: int, session_id: int, permission: str = "mediation.view"):
     """The matter (404), the user's right to it (403), the session of that matter (404) and its record."""
     matter = load_matter(matter_id)
@@ -92,7 +97,7 @@ def _context(matter, session, record, forms=None, party_copy=False) -> dict:
     confirm_form = forms.get("confirm") or InSessionConfirmForm(formdata=None)
     confirm_form.party.choices = [(p.id, p.name) for p in attending]
     erratum_form = forms.get("erratum") or ErratumForm(formdata=None)
-    erratum_form.entry_id.choices = [("", _("None"))] + [(e.id, _("Entry %(n)s", n=view.number(e)))
+    erratum_form.entry_id.choices = [("", _("None"))] + [(e.id, view.label(e))
                                                          for e in view.entries if not e.private]
     own = view.party
     status = record.status if record else None
@@ -163,7 +168,10 @@ def record_add_entry(matter_id: int, session_id: int):
             response.headers["HX-Retarget"], response.headers["HX-Reswap"] = "#quick-add", "outerHTML"
             return add_vary(response)
         fresh = _entry_form(matter, context["view"])
-        fresh.speaker.data, fresh.kind.data = form.speaker.data, form.kind.data
+        # the speaker is kept for the next entry; after a private caucus note the kind goes back to a statement,
+        # so that what follows is not silently kept from the parties
+        fresh.speaker.data = form.speaker.data
+        fresh.kind.data = EntryKind.STATEMENT.value if form.kind.data == EntryKind.CAUCUS.value else form.kind.data
         context["entry_form"] = _focus(fresh)
         entry = context["view"].entries[-1] if context["view"].entries else None
         return add_vary(make_response(render_template("mediation/record/_entry_added.html", entry=entry,
@@ -195,8 +203,8 @@ def record_edit_entry(matter_id: int, session_id: int, entry_id: int):
                                                       **context)))
     if not ok:
         return _page(matter, session, svc.load_record(session), {"edit_errors": errors})
-    flash(_("Entry %(n)s corrected.", n=svc.entry_numbers(svc.load_record(session)).get(entry.id, entry.position)),
-          "success")
+    number = svc.entry_numbers(svc.load_record(session)).get(entry.id, str(entry.position))
+    flash(svc.entry_phrase(entry, number, "corrected"), "success")
     return redirect_to(_record_url(matter, session, f"#entry-{entry_id}"))
 
 
