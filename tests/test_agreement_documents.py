@@ -240,10 +240,15 @@ def test_sealed_pdf_validates_and_one_changed_byte_fails(app, folders, monkeypat
     except Exception:  # a reader may refuse the file outright: not authentic either way
         pass
 
-    # the parties are told, in their language, where to download it; the event is in the audit trail
-    for user_login in (ids.petitioner, ids.rep):
-        [message] = outbox(app, user_login)
-        assert ids.number in message.subject and f"https://portal.example/mediation/{ids.matter_id}" in message.body
+    # the parties and the mediator are told, in their language, that the copy is on the agreement page (with its
+    # link, not the matter page's); the date is written for the reader, not in ISO form
+    for user_login in (ids.petitioner, ids.rep, ids.mediator):
+        [message] = [m for m in outbox(app, user_login) if "is in effect" in m.subject or "已生效" in m.subject]
+        assert ids.number in message.subject
+        assert f"https://portal.example/agreements/{ids.agreement_id}" in message.body
+        assert f"/mediation/{ids.matter_id}" not in message.body
+        assert "agreement page" in message.body or "协议书页面" in message.body
+        assert date.today().isoformat() not in message.body
     [issued] = [e for e in audit_events(app, "agreement.issued") if e.object_id == str(ids.agreement_id)]
     assert agreement.pdf_sha256 in issued.details
 

@@ -433,14 +433,71 @@ def test_comments_by_a_petitioner_party_and_a_department_party(app, client, worl
     assert audit_actions(app).count("agreement.comment_added") == 3
 
 
+SECOND_ID = "320102198502023456"
+SECOND_PHONE = "13900000002"
+
+
+def add_second_petitioner(app, world) -> int:
+    """A second petitioner party (the stranger's account) with their own ID number and phone."""
+    from portal.extensions import db
+
+    with database(app):
+        from portal.accounts.models import User
+
+        other = make_case(petitioner_user=db.session.get(User, world.stranger.id), name="赵第二",
+                          id_number=SECOND_ID, phone=SECOND_PHONE)
+        matter = db.session.get(MediationReferral, world.matter_id)
+        party = MediationParty(side=PartySide.APPLICANT, petitioner_id=other.petitioners[0].id, name="赵第二",
+                               consent_on=today() - timedelta(days=3), consent_how="书面申请")
+        matter.parties.append(party)
+        db.session.commit()
+        return party.id
+
+
+def test_whole_id_numbers_and_phones_only_for_the_petitioner_themself_and_the_mediators(app, client, world,
+                                                                                        monkeypatch):
+    """One rule (drafting.shows_personal) on the page, the diff and the draft preview."""
+    previews = []
+    monkeypatch.setattr(drafting, "write_pdf", lambda html: previews.append(html) or b"%PDF-1.7 test")
+    add_second_petitioner(app, world)
+    agreement = started(app, client, world)
+    save(client, agreement.id, world)
+    save(client, agreement.id, world, facts="某公司自2026年5月起拖欠陈信访工资四个月。", change_note="改正月份")
+    masked_own, masked_second = "3201**********1234", "3201**********3456"
+    full = {ID_NUMBER, "13800000001", SECOND_ID, SECOND_PHONE}
+    sees = {
+        "mediator": full, "colleague": full,  # the committee's mediators: every party in full
+        "petitioner": {ID_NUMBER, "13800000001"},  # their own row only
+        "stranger": {SECOND_ID, SECOND_PHONE},
+        "party_rep": set(), "staff": set(), "leader": set(),
+    }
+    for who, visible in sees.items():
+        as_user(client, getattr(world, who))
+        previews.clear()
+        screens = {"page": text(client.get(f"/agreements/{agreement.id}")),
+                   "earlier version": text(client.get(f"/agreements/{agreement.id}?version=1")),
+                   "diff": text(client.get(f"/agreements/{agreement.id}/diff?from=1&to=3")),
+                   "preview": client.get(f"/agreements/{agreement.id}/preview.pdf") and previews[0]}
+        for screen, page in screens.items():
+            assert "陈信访" in page and "赵第二" in page, (who, screen)
+            for value in full:
+                assert (value in page) == (value in visible), (who, screen, value)
+            if ID_NUMBER not in visible:
+                assert masked_own in page, (who, screen)
+            if SECOND_ID not in visible:
+                assert masked_second in page, (who, screen)
+        if visible != full:
+            assert "only the petitioner concerned and the committee's mediators" in screens["page"]
+
+
 def test_id_numbers_are_masked_for_the_bureau_and_leaders(app, client, world):
     agreement = started(app, client, world)
-    for who in (world.staff, world.leader):
+    for who in (world.staff, world.leader, world.party_rep):
         as_user(client, who)
         page = text(client.get(f"/agreements/{agreement.id}"))
         assert "陈信访" in page and ID_NUMBER not in page and "3201**********1234" in page
-        assert "Your comment on the current draft" not in page
-    as_user(client, world.party_rep)
+        assert "13800000001" not in page and "138****0001" in page
+    as_user(client, world.petitioner)
     assert ID_NUMBER in text(client.get(f"/agreements/{agreement.id}"))
 
 

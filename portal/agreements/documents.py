@@ -365,13 +365,17 @@ def issue_document(agreement_id: int) -> Agreement | None:
 
 
 def _tell_parties(agreement: Agreement) -> None:
+    """Everyone taking part hears that the agreement is in effect, with the link to the agreement page, where the
+    sealed copy is downloaded (dates written for each reader)."""
+    from flask_babel import format_date
+
     from portal.mail.services import send_message
     from portal.mediation.sessions import matter_participants
 
     matter = agreement.referral
     participants = matter_participants(matter)
     base = (current_app.config.get("PORTAL_BASE_URL") or g.get("agreement_base_url") or "").rstrip("/")
-    path = current_app.url_map.bind("localhost").build("mediation.matter", {"matter_id": matter.id})
+    path = current_app.url_map.bind("localhost").build("agreements.agreement", {"agreement_id": agreement.id})
     url = base + path if base else ""
     for person in [*participants.representatives, *participants.petitioners, *participants.mediators]:
         if not person.login:
@@ -381,8 +385,8 @@ def _tell_parties(agreement: Agreement) -> None:
             body = _("The mediation agreement %(number)s of case %(reference)s has been signed by every party and "
                      "the mediator and sealed by %(committee)s. It is in effect from %(date)s.",
                      number=agreement.number, reference=matter.case.reference, committee=matter.committee.name,
-                     date=agreement.effective_on.isoformat())
-            body += "\n" + _("Download your copy (PDF) from the case page after signing in:")
+                     date=format_date(agreement.effective_on, "long"))
+            body += "\n" + _("Download the sealed copy (PDF) on the agreement page after signing in:")
         if url:
             body += "\n" + url
         send_message(person.login, subject, body)

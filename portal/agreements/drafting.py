@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app, has_request_context, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -120,15 +120,41 @@ def snapshot_of(version: AgreementVersion) -> list[dict]:
     return data if isinstance(data, list) else []
 
 
-def shows_personal(user, agreement: Agreement) -> bool:
-    """Whole ID numbers and phones on the agreement: the parties themselves and the mediators; masked for others."""
+def shows_personal(user, agreement: Agreement, party_id: int | None = None) -> bool:
+    """THE rule for whole ID numbers and phones on screen (the agreement page, the diff, the signing pages and the
+    draft preview): the committee's mediators (policy.mediates) see every party's in full; a petitioner sees the
+    row of the party they are themself; everyone else -- the other parties, departments, bureau staff, leaders,
+    courts -- sees them masked. Without `party_id`: whether this user sees every row in full.
+
+    The issued, sealed PDF is not a screen: it keeps the full particulars of every party, because it is the legal
+    document each party receives and People's Mediation Law art. 29 (1) requires the parties' basic information
+    in it (render_document_html is called without `viewer` for it)."""
     matter = agreement.referral
-    return policy.mediates(user, matter) or policy.party_of(user, matter) is not None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if policy.mediates(user, matter):
+        return True
+    if party_id is None or user.role != Role.PETITIONER:
+        return False
+    return any(p.id == party_id and p.petitioner is not None and p.petitioner.user_id == user.id
+               for p in matter.parties)
+
+
+def _masked_row(party: dict) -> dict:
+    return {**party, "id_number": mask_id_number(party.get("id_number", "")),
+            "phone": mask_phone(party.get("phone", ""))}
 
 
 def masked(parties: list[dict]) -> list[dict]:
-    return [{**p, "id_number": mask_id_number(p.get("id_number", "")), "phone": mask_phone(p.get("phone", ""))}
-            for p in parties]
+    return [_masked_row(p) for p in parties]
+
+
+def for_viewer(parties: list[dict], agreement: Agreement, viewer) -> list[dict]:
+    """The parties' rows as `viewer` may read them on screen (shows_personal); `viewer=None`: unmasked (the issued
+    document only)."""
+    if viewer is None:
+        return parties
+    return [p if shows_personal(viewer, agreement, p.get("party_id")) else _masked_row(p) for p in parties]
 
 
 def _side_label(value: str) -> str:
@@ -469,14 +495,16 @@ class DocumentView:
         return [p for p in self.parties if p.get("side") == side]
 
 
-def document_view(version: AgreementVersion, *, mask: bool = False) -> DocumentView:
+def document_view(version: AgreementVersion, *, viewer=None) -> DocumentView:
+    """`viewer`: the user reading it on screen (ID numbers and phones by shows_personal); None for the issued
+    document, which states every party in full."""
     parties = snapshot_of(version)
     names = {p.get("party_id"): p.get("name", "") for p in parties}
     for p in parties:
         p["side_label"] = _side_label(p.get("side", ""))
     rows = [ObligationRow(o.position, names.get(o.party_id) or (o.party.name if o.party else ""), o.what, o.manner,
                           o.place, o.due_on, o) for o in version.obligations]
-    return DocumentView(version, masked(parties) if mask else parties, rows)
+    return DocumentView(version, for_viewer(parties, version.agreement, viewer), rows)
 
 
 @dataclass
@@ -499,11 +527,11 @@ def agreement_page(agreement: Agreement, user, version_number: int | None = None
     current = current_version(agreement)
     version = next((v for v in agreement.versions if v.number == version_number), None) if version_number else None
     version = version or current
-    personal = shows_personal(user, agreement)
+    personal = shows_personal(user, agreement)  # every row in full; else some rows are masked
     open_text = agreement.status not in LOCKED_STATUSES
     return AgreementPage(
         agreement=agreement, matter=matter, version=version, current=current,
-        document=document_view(version, mask=not personal) if version else None,
+        document=document_view(version, viewer=user) if version else None,
         comments=comments_of(agreement),
         can_draft=open_text and policy.can(user, "agreement.draft", agreement),
         can_comment=open_text and policy.can(user, "agreement.comment", agreement),
@@ -535,9 +563,11 @@ def _section_titles() -> dict[str, str]:
             "other_terms": _("Other terms")}
 
 
-def readable_sections(version: AgreementVersion, *, mask: bool = False) -> list[tuple[str, list[str]]]:
-    """The document by section as lines of readable text (the diff compares these)."""
-    view = document_view(version, mask=mask)
+def readable_sections(version: AgreementVersion, *, viewer=None) -> list[tuple[str, list[str]]]:
+    """The document by section as lines of readable text (the diff compares these; it is a screen, so `viewer`
+    masks as shows_personal says). Due dates are written for the reader (format_date); the canonical text and
+    its hash keep ISO dates."""
+    view = document_view(version, viewer=viewer)
     parties = []
     for p in view.parties:
         bits = [p.get("side_label", ""), p.get("name", "")]
@@ -554,7 +584,7 @@ def readable_sections(version: AgreementVersion, *, mask: bool = False) -> list[
     for row in view.obligations:
         obligations.append(_("%(n)d. %(party)s: %(what)s; how: %(manner)s; where: %(place)s; by %(due)s",
                              n=row.position, party=row.party, what=row.what, manner=row.manner or "—",
-                             place=row.place or "—", due=row.due_on.isoformat() if row.due_on else "—"))
+                             place=row.place or "—", due=format_date(row.due_on, "long") if row.due_on else "—"))
     sections = [("parties", parties)]
     for key in ("facts", "disputes", "responsibilities"):
         sections.append((key, _clean(getattr(version, key)).split("\n") if _clean(getattr(version, key)) else []))
@@ -577,12 +607,12 @@ def _inline(old: str, new: str) -> list[tuple[str, str]]:
     return segments
 
 
-def diff_versions(old: AgreementVersion, new: AgreementVersion, *, mask: bool = False) -> list[SectionDiff]:
+def diff_versions(old: AgreementVersion, new: AgreementVersion, *, viewer=None) -> list[SectionDiff]:
     """Section by section, line by line (difflib); a changed line shows the removed and added words in place."""
     titles = _section_titles()
-    before = dict(readable_sections(old, mask=mask))
+    before = dict(readable_sections(old, viewer=viewer))
     result = []
-    for key, new_lines in readable_sections(new, mask=mask):
+    for key, new_lines in readable_sections(new, viewer=viewer):
         old_lines = before.get(key, [])
         lines: list[DiffLine] = []
         matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
@@ -622,6 +652,35 @@ def _qr_data_uri(url: str) -> str:
     return segno.make(url, error="m").svg_data_uri(scale=3, border=2)
 
 
+CHINESE_DIGITS = "零一二三四五六七八九"
+# A copies sentence the mediator already wrote (一式四份, 一式 4 份, "in three copies"): no second standard clause.
+COPIES_RE = re.compile(r"一式\s*[\d零一二两三四五六七八九十]+\s*份|\bin\s+\w+\s+(?:identical\s+)?copies\b",
+                       re.IGNORECASE)
+
+
+def chinese_numeral(n: int) -> str:
+    """1..99 in Chinese numerals (4 -> 四, 12 -> 十二, 20 -> 二十); other numbers as digits."""
+    if not 0 < n < 100:
+        return str(n)
+    tens, units = divmod(n, 10)
+    if tens == 0:
+        return CHINESE_DIGITS[units]
+    return (CHINESE_DIGITS[tens] if tens > 1 else "") + "十" + (CHINESE_DIGITS[units] if units else "")
+
+
+def number_in_words(n: int) -> str:
+    """A small count written out for the reader's language: Chinese numerals in Chinese, digits otherwise."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return chinese_numeral(n) if locale is not None and locale.language == "zh" else str(n)
+
+
+def states_copies(version: AgreementVersion) -> bool:
+    """Whether the mediator's own text already says in how many copies the agreement is made."""
+    return any(COPIES_RE.search(_clean(getattr(version, name)) or "") for name in TEXT_FIELDS)
+
+
 @dataclass
 class SignatureBlock:
     title: str  # the party's name, "Mediator", the committee's name
@@ -644,12 +703,13 @@ def _signature_blocks(agreement: Agreement, view: DocumentView, signatures) -> t
 
 
 def render_document_html(agreement: Agreement, version: AgreementVersion, *, signatures=(), seal_image=None,
-                         issued: bool = False, preview: bool = False, mask: bool = False) -> str:
+                         issued: bool = False, preview: bool = False, viewer=None) -> str:
     """The one layout of the agreement (templates/agreements/pdf/agreement.html), always in Chinese: the preview
     (marked as a draft, no QR code) and the issued document (QR code to the public check, the short code and the
-    document hash). `seal_image`: PNG bytes or a data: URI. `mask`: ID numbers and phones masked (a preview for
-    someone who is neither a party nor a mediator)."""
-    view = document_view(version, mask=mask)
+    document hash). `seal_image`: PNG bytes or a data: URI. `viewer`: the user a
+    preview is made for (ID numbers and phones as shows_personal says). The issued document is rendered without
+    a viewer: it keeps every party's full particulars (art. 29 (1); it is the legal document each party receives)."""
+    view = document_view(version, viewer=None if issued else viewer)
     party_blocks, mediator_blocks = _signature_blocks(agreement, view, signatures)
     seal = seal_image if isinstance(seal_image, str) else _data_uri(seal_image)
     committee_signature = next((s for s in signatures if s.role == SignerRole.COMMITTEE and s.voided_at is None
@@ -662,9 +722,10 @@ def render_document_html(agreement: Agreement, version: AgreementVersion, *, sig
         "seal": seal, "committee_signature": committee_signature, "issued": issued, "preview": preview,
         "verify_url": url, "qr": _qr_data_uri(url) if issued else "",
         "hash": (agreement.document_hash or document_hash(version)) if issued else document_hash(version),
-        "in_person": SignatureMethod.IN_PERSON,
+        "in_person": SignatureMethod.IN_PERSON, "copies_stated": states_copies(version),
     }
     with force_locale("zh_CN"):
+        context["copies_words"] = number_in_words(len(view.parties) + 1)
         return render_template("agreements/pdf/agreement.html", **context)
 
 
@@ -680,10 +741,11 @@ def write_pdf(html: str) -> bytes:
     return HTML(string=html, base_url=static.as_uri() + "/", url_fetcher=StaticOnlyFetcher(static)).write_pdf()
 
 
-def preview_pdf(agreement: Agreement, version: AgreementVersion | None = None, *, mask: bool = False) -> bytes:
+def preview_pdf(agreement: Agreement, version: AgreementVersion | None = None, *, viewer=None) -> bytes:
     """The draft as the final layout, marked as a preview, with the signatures collected so far and no QR."""
     version = version or current_version(agreement)
     if version is None:
         raise AgreementError(_("There is no draft yet."))
-    html = render_document_html(agreement, version, signatures=live_signatures(agreement), preview=True, mask=mask)
+    html = render_document_html(agreement, version, signatures=live_signatures(agreement), preview=True,
+                                viewer=viewer)
     return write_pdf(html)

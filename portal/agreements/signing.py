@@ -496,9 +496,11 @@ def open_signing(agreement: Agreement, actor: User) -> None:
     sign_link = _link("agreements.sign", agreement_id=agreement.id)
     told = _tell([u for group in users.values() for u in group], lambda: (
         _("Please sign the mediation agreement: %(title)s", title=_title(agreement)),
-        _("The text of %(title)s is fixed and open for signing. Sign in to the portal to read it and sign it "
-          "(or decline with a reason). Document hash (SHA-256): %(hash)s",
-          title=_title(agreement), hash=agreement.document_hash)), sign_link)
+        _("The text of %(title)s is fixed and open for signing. Sign in to the portal to read it, then sign it or "
+          "decline with a reason; the signing page shows its document fingerprint. Once it is in effect, a copy "
+          "can be checked at %(url)s with the code %(code)s.",
+          title=_title(agreement), url=_link("agreements.verify") or "/verify",
+          code=agreement.verification_code)), sign_link)
     told += _tell(mediator_users(agreement), lambda: (
         _("Signing opened: %(title)s", title=_title(agreement)),
         _("Signing of %(title)s is open (version %(version)d). The parties sign first, then a mediator, then the "

@@ -20,7 +20,7 @@ from portal.mediation.models import MediationStatus
 
 from . import bp, drafting
 from .forms_drafting import BLANK_ROWS, MAX_ROWS, CommentForm, VersionForm
-from .models import Agreement
+from .models import Agreement, AgreementStatus
 from .services import AgreementError, current_version
 
 
@@ -242,8 +242,7 @@ def diff(agreement_id: int):
     versions = {v.number: v for v in agreement.versions}
     if from_number not in versions or to_number not in versions:
         abort(404)
-    personal = drafting.shows_personal(_user(), agreement)
-    sections = drafting.diff_versions(versions[from_number], versions[to_number], mask=not personal)
+    sections = drafting.diff_versions(versions[from_number], versions[to_number], viewer=_user())
     return render_template("agreements/drafting/diff.html", agreement=agreement, sections=sections,
                            old=versions[from_number], new=versions[to_number], versions=agreement.versions)
 
@@ -252,13 +251,17 @@ def diff(agreement_id: int):
 @policy.requires("agreement.view")
 def preview(agreement_id: int):
     agreement = load(agreement_id)
+    if agreement.status == AgreementStatus.EFFECTIVE:
+        # No "draft" once in effect: the sealed copy is the document (and its download has its own permission).
+        flash(_("The agreement is in effect: there is no draft preview any more. The sealed copy is the "
+                "document."), "info")
+        return redirect_to(_agreement_url(agreement_id, "#agreement-document"))
     number = request.args.get("version", type=int)
     version = next((v for v in agreement.versions if v.number == number), None) if number else None
     if number and version is None:
         abort(404)
-    personal = drafting.shows_personal(_user(), agreement)
     try:
-        data = drafting.preview_pdf(agreement, version, mask=not personal)
+        data = drafting.preview_pdf(agreement, version, viewer=_user())
     except AgreementError as error:
         flash(error.message, "error")
         return redirect_to(_agreement_url(agreement_id))

@@ -9,6 +9,7 @@ forms; signature.js adds the signature pad.
 from __future__ import annotations
 
 from flask import abort, current_app, flash, make_response, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -334,7 +335,7 @@ def seal(agreement_id: int):
         flash(form.form_errors[0], "error")
         return redirect_to(agreement_url(agreement))
     flash(_("The committee seal is applied: the agreement takes effect on %(date)s. The sealed PDF is being "
-            "generated.", date=agreement.effective_on.isoformat()), "success")
+            "generated.", date=format_date(agreement.effective_on, "long")), "success")
     return redirect_to(agreement_url(agreement))
 
 
