@@ -669,3 +669,63 @@ def test_the_session_page_shows_no_cost_row(app, client):
     session_id = scheduled(app, client, matter)
     page = text(client.get(f"{base(matter)}/{session_id}"))
     assert "<dt>Cost</dt>" not in page and "费用" not in page
+
+
+# --- how times and names read ------------------------------------------------------------------------------------
+
+def test_session_span_writes_the_date_once_within_a_day_and_on_both_sides_across_midnight(app):
+    from datetime import datetime as dt
+
+    from flask_babel import force_locale
+
+    from portal.mediation.sessions import session_span
+    from portal.timeutil import local_zone
+
+    zone = local_zone()
+    start = dt(2026, 11, 30, 23, 35, tzinfo=zone)
+    with app.test_request_context():
+        with force_locale("zh_CN"):
+            assert session_span(start, start + timedelta(minutes=15)) == "2026年11月30日 23:35–23:50"
+            assert session_span(start, start + timedelta(minutes=40)) == "2026年11月30日 23:35 – 2026年12月1日 00:15"
+            assert session_span(dt(2026, 12, 1, 8, 5, tzinfo=zone),
+                                dt(2026, 12, 1, 9, 0, tzinfo=zone)) == "2026年12月1日 08:05–09:00"
+        with force_locale("en"):
+            assert session_span(start, start + timedelta(minutes=15)) == "November 30, 2026 23:35–23:50"
+
+
+def test_the_session_page_invitation_and_ics_show_the_date_once_with_zero_padded_times(app, client):
+    from flask_babel import force_locale
+
+    from portal.mediation.sessions import session_span
+
+    matter = add_matter(app)
+    session_id = scheduled(app, client, matter, days_ahead=10, at="08:05", minutes=40)
+    session = get_session(app, session_id)
+    with app.test_request_context(), force_locale("en"):
+        when = session_span(session.starts_at, session.ends_at)
+    assert when.endswith(" 08:05–08:45") and when.count("2026") + when.count("2027") == 1, when
+    page = text(client.get(f"{base(matter)}/{session_id}"))
+    assert when in page
+    body = outbox(app, matter.rep.login)[0].body
+    assert f"When: {when} (Beijing time)" in body
+    [(_type, calendar)] = calendars(app, matter.rep.login)
+    assert f"When: {when} (Beijing time)" in str(vevent(calendar)["DESCRIPTION"])
+
+
+def test_names_on_the_session_page_are_joined_with_the_readers_list_separator(app, client):
+    matter = add_matter(app)
+    with database(app) as session:
+        matter_row = session.get(MediationReferral, matter.id)
+        matter_row.mediators.append(MediationMediator(user_id=matter.colleague.id))
+        zh_mediator = make_user(Role.MEDIATOR, matter_row.committee, locale="zh_CN")
+        matter_row.mediators.append(MediationMediator(user_id=zh_mediator.id))
+        session.commit()
+        zh_login = zh_mediator.login
+    session_id = scheduled(app, client, matter)
+    names = [matter.mediator.display_name, matter.colleague.display_name]
+    page = text(client.get(f"{base(matter)}/{session_id}"))
+    assert ", ".join(names) in page
+    client.post("/logout")
+    assert login(client, zh_login, PASSWORD).status_code == 303
+    page = text(client.get(f"{base(matter)}/{session_id}"))
+    assert "、".join(names) in page and ", ".join(names) not in page

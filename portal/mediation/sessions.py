@@ -17,7 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, request
-from flask_babel import force_locale
+from babel.dates import format_date
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -407,6 +408,7 @@ def event_data(session: MediationSession, attendees: list[User] = (), url: str |
     url = _session_url(session) if url is None else url
     lines = [_("People's mediation by %(committee)s, case %(reference)s.", committee=matter.committee.name,
                reference=matter.case.reference),
+             _("When: %(when)s", when=_when(session)),
              _("Mediation is free of charge.")]
     if url:
         lines.append(url)
@@ -425,11 +427,28 @@ def session_ics(session: MediationSession, participants: SessionParticipants | N
     return ics.message(event_data(session, participants.mediators), method)
 
 
-def _when(session: MediationSession) -> str:
+def session_span(starts_at: datetime | None, ends_at: datetime | None) -> str:
+    """A session's time in the reader's language, local time, zero-padded: the date once when it starts and ends
+    on the same day ("2026年11月30日 23:35–23:50", "November 30, 2026 23:35–23:50"), on both sides otherwise."""
+    if starts_at is None or ends_at is None:
+        return ""
     zone = timeutil.local_zone()
-    return _("%(start)s to %(end)s (Beijing time)",
-             start=session.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-             end=session.ends_at.astimezone(zone).strftime("%H:%M"))
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    locale = get_locale() or "zh_CN"
+
+    def day(moment: datetime) -> str:
+        return format_date(moment.date(), "long", locale=locale)
+
+    def clock(moment: datetime) -> str:
+        return moment.strftime("%H:%M")
+
+    if start.date() == end.date():
+        return f"{day(start)} {clock(start)}–{clock(end)}"
+    return f"{day(start)} {clock(start)} – {day(end)} {clock(end)}"
+
+
+def _when(session: MediationSession) -> str:
+    return _("%(when)s (Beijing time)", when=session_span(session.starts_at, session.ends_at))
 
 
 def _compose(session: MediationSession, person: User, method: str, changed: bool, reason: str) -> tuple[str, str]:

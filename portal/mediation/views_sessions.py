@@ -36,6 +36,12 @@ def session_location(session: MediationSession) -> str:
 
 
 @bp.app_template_global()
+def session_span(starts_at, ends_at) -> str:
+    """"2026年11月30日 23:35–23:50": the date once for a session within one day (sessions.session_span)."""
+    return sessions.session_span(starts_at, ends_at)
+
+
+@bp.app_template_global()
 def session_max_minutes() -> int:
     return rules.MEDIATION_SESSION_MAX_MINUTES
 
