@@ -791,3 +791,14 @@ def test_no_page_of_the_matter_shows_a_fee(app, client, world, matter_id):
                 continue  # a page this role does not see
             page = text(response)
             assert ">Cost<" not in page and not re.search(r"\bfees?\b|收费|费用", page, re.I), (user.login, path)
+
+
+def test_the_no_agreement_fields_are_marked_to_show_only_for_no_agreement_and_all_show_without_javascript(
+        app, client, world, matter_id):
+    as_user(client, world.mediator)
+    page = text(client.get(f"/mediation/{matter_id}"))
+    fields = re.search(r'<fieldset[^>]*id="no-agreement-fields"[^>]*>', page).group(0)
+    assert 'data-reveal-when="outcome-kind=no_agreement"' in fields and "hidden" not in fields
+    route = re.search(r'<div[^>]*id="legal-route-fields"[^>]*>', page).group(0)
+    assert 'data-reveal-when="outcome-after=legal_route"' in route and "hidden" not in route
+    assert "js/reveal.js" in page

@@ -367,9 +367,19 @@ def test_mediation_from_referral_to_outcome(new_context, sign_in, live_app, tmp_
     # 5. The outcome: no agreement, the legal channel. It shows on the case for everyone concerned.
     mediator.goto(f"/mediation/{matter_id}")
     outcome = mediator.locator("#mediation-outcome")
+    # the fields for "no agreement" show only once it is chosen, the legal channel's only when the case goes there
+    no_agreement_fields = outcome.locator("#no-agreement-fields")
+    expect(no_agreement_fields).to_be_hidden()
+    outcome.locator("input[name=outcome-kind][value=agreement]").check()
+    expect(no_agreement_fields).to_be_hidden()
     outcome.locator("input[name=outcome-kind][value=no_agreement]").check()
+    expect(no_agreement_fields).to_be_visible()
+    expect(outcome.locator("#legal-route-fields")).to_be_hidden()
     outcome.locator("#outcome-text").fill(OUTCOME_REASON)
+    outcome.locator("input[name=outcome-after][value=handling]").check()
+    expect(outcome.locator("#legal-route-fields")).to_be_hidden()
     outcome.locator("input[name=outcome-after][value=legal_route]").check()
+    expect(outcome.locator("#legal-route-fields")).to_be_visible()
     outcome.locator("input[name=outcome-legal_route][value=litigation]").check()
     outcome.locator("#outcome-legal_route_notice").fill(LEGAL_NOTICE)
     mediator.once("dialog", lambda dialog: dialog.accept())  # an outcome cannot be undone: the form asks first
