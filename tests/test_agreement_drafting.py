@@ -25,6 +25,8 @@ from portal.agreements.models import (
     SignatureMark,
     SignerRole,
 )
+from flask_babel import force_locale
+
 from portal.cases.models import CaseStatus
 from portal.mediation.models import (
     MediationMediator,
@@ -615,6 +617,122 @@ def test_no_change_once_sealing(app, client, world, status):
     assert any("Comments are closed" in message for _kind, message in flashes(client.get(location(response))))
     with database(app) as session:
         assert session.scalar(select(AgreementComment.id)) is None
+
+
+def test_no_draft_preview_once_in_effect(app, client, world, monkeypatch):
+    made = []
+    monkeypatch.setattr(drafting, "write_pdf", lambda html: made.append(html) or b"%PDF-1.7 test")
+    agreement = started(app, client, world)
+    save(client, agreement.id, world)
+    with database(app) as session:
+        row = session.get(Agreement, agreement.id)
+        row.status, row.effective_on, row.effective_at = AgreementStatus.EFFECTIVE, today(), utcnow()
+        session.commit()
+    for who in ("mediator", "petitioner", "party_rep", "staff", "leader"):
+        as_user(client, getattr(world, who))
+        for path in (f"/agreements/{agreement.id}/preview.pdf", f"/agreements/{agreement.id}/preview.pdf?version=1"):
+            response = client.get(path)
+            assert response.status_code == 303, (who, path)
+            assert location(response) == f"/agreements/{agreement.id}"
+            assert response.headers["Location"].endswith("#agreement-document")
+            assert response.mimetype != "application/pdf"
+        page = client.get(f"/agreements/{agreement.id}")
+        assert any("The sealed copy is the document" in message for _kind, message in flashes(page)), who
+        assert "Preview as PDF" not in text(client.get(f"/agreements/{agreement.id}"))
+    assert made == []  # no draft was rendered for anyone
+
+
+def test_diff_writes_due_dates_for_the_reader_and_the_hash_keeps_iso(app, client, world):
+    from babel.dates import format_date
+
+    agreement = started(app, client, world)
+    save(client, agreement.id, world)
+    save(client, agreement.id, world, change_note="推迟", **{"obligations-0-due_on": day(15)})
+    page = text(client.get(f"/agreements/{agreement.id}/diff?from=2&to=3"))
+    obligations = page.split('id="diff-obligations"')[1].split("</section>")[0]
+    assert day(10) not in obligations and day(15) not in obligations
+    # from version 1 (no obligation) the whole line is added: its date reads as the reader writes dates
+    added = text(client.get(f"/agreements/{agreement.id}/diff?from=1&to=3"))
+    added = added.split('id="diff-obligations"')[1].split("</section>")[0]
+    assert format_date(today() + timedelta(days=15), "long", locale="en") in added and day(15) not in added
+    with database(app) as session:
+        version = session.scalars(select(AgreementVersion).where(AgreementVersion.agreement_id == agreement.id)
+                                  .order_by(AgreementVersion.number.desc())).first()
+        assert f'"due_on":"{day(15)}"' in drafting.canonical_text(version)
+    legend = page.split('id="diff-legend"')[1].split("</p>")[0]
+    assert not legend.rstrip().endswith(".")
+
+
+def test_copies_clause_in_chinese_numerals_and_not_twice(app, client, world):
+    agreement = started(app, client, world)
+    save(client, agreement.id, world)
+    assert [drafting.chinese_numeral(n) for n in (1, 3, 4, 10, 11, 20)] == ["一", "三", "四", "十", "十一", "二十"]
+    with app.test_request_context():
+        from portal.extensions import db
+
+        row = db.session.get(Agreement, agreement.id)
+        version = row.versions[-1]
+        html = drafting.render_document_html(row, version, preview=True)
+        assert 'id="copies-clause"' in html
+        # two parties and the committee: three copies, in words in the Chinese document
+        with force_locale("zh_CN"):
+            assert drafting.number_in_words(3) == "三"
+        with force_locale("en"):
+            assert drafting.number_in_words(3) == "3"  # English: digits
+        clause = html.split('id="copies-clause">')[1].split("</p>")[0]
+        assert "3" not in clause and (catalog(app, "Made in %(n)s copies: one for each party and one kept by "
+                                                   "the mediation committee.", n="三") == clause)
+        for own in ("本协议书一式三份，双方各执一份，调解委员会留存一份。", "一式 3 份", "Made in three copies."):
+            version.other_terms = own
+            html = drafting.render_document_html(row, version, preview=True)
+            assert 'id="copies-clause"' not in html and own in html, own
+        db.session.rollback()
+
+
+def test_mediator_signature_cell_names_the_signer_and_the_time(app, client, world):
+    agreement = started(app, client, world)
+    save(client, agreement.id, world)
+    with app.test_request_context():
+        from portal.extensions import db
+
+        row = db.session.get(Agreement, agreement.id)
+        version = row.versions[-1]
+        drawn = AgreementSignature(agreement_id=row.id, role=SignerRole.MEDIATOR, signer_name="李调解",
+                                   method=SignatureMethod.ONLINE, mark=SignatureMark.DRAWN,
+                                   image_png=b"\x89PNG\r\n\x1a\nfake", document_hash="a" * 64,
+                                   signed_at=utcnow())
+        html = drafting.render_document_html(row, version, signatures=[drawn], issued=True)
+        cell = html.split('class="signatures"')[1].split("</table>")[0]
+        mediator_row = [r for r in cell.split("<tr>") if "李调解" in r][0]
+        when = mediator_row.split('class="when">')[1].split("</div>")[0]
+        assert when.startswith("李调解 · ") and len(when) > len("李调解 · ")  # the name and the time, like a party
+        typed = AgreementSignature(agreement_id=row.id, role=SignerRole.MEDIATOR, signer_name="李调解",
+                                   method=SignatureMethod.ONLINE, mark=SignatureMark.TYPED, typed_name="李调解",
+                                   document_hash="a" * 64, signed_at=utcnow())
+        html = drafting.render_document_html(row, version, signatures=[typed], issued=True)
+        when = html.split('class="signatures"')[1].split("</table>")[0].split('class="when"')[-1].split("</div>")[0]
+        assert "李调解" not in when  # a typed name is printed once
+        # signatures, seal and verification kept together on one page
+        assert 'class="closing"' in html and ".closing { page-break-inside: avoid" in html
+        closing = html.split('class="closing"')[1]
+        assert 'class="verification"' in closing and 'class="signatures"' in closing
+        assert catalog(app, "Fingerprint of the signed document (SHA-256)") in html
+        preview = drafting.render_document_html(row, version, preview=True)
+        assert catalog(app, "Document fingerprint (SHA-256)") in preview
+        for other in ("Document hash", "Hash of this draft"):
+            assert catalog(app, other) not in html + preview
+        db.session.rollback()
+
+
+def test_names_are_joined_for_the_reader_language(app):
+    from portal.agreements import join_names
+
+    with app.test_request_context():
+        with force_locale("zh_CN"):
+            assert join_names(["李调解", "周调解", ""]) == "李调解、周调解"
+        with force_locale("en"):
+            assert join_names(["Li", "Zhou"]) == "Li, Zhou"
+        assert app.jinja_env.filters["names"] is join_names
 
 
 # --- the canonical text and its hash --------------------------------------------------------------------------------

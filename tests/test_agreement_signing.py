@@ -210,6 +210,9 @@ def test_mediator_opens_signing_on_the_current_version_and_everyone_is_told(app)
     for who in (m.petitioner, m.rep, m.rep2):
         [message] = outbox(app, who)
         assert "Please sign" in message.subject and f"/agreements/{m.id}/sign" in message.body
+        # No 64-character fingerprint in a text message: where to check instead, with the short code.
+        assert expected not in message.body and expected[:16] not in message.body
+        assert agreement.verification_code in message.body and "/verify" in message.body
     assert any("Signing opened" in msg.subject for msg in outbox(app, m.mediator))
     assert outbox(app, m.outsider) == []
     [event] = audit_events(app, "agreement.signing_opened")
@@ -565,6 +568,9 @@ def test_mediator_signs_after_the_parties_then_the_seal_fixes_the_effective_date
     assert 'id="apply-seal"' in text(colleague.get(f"{m.base}/signing"))
     response = colleague.post(f"{m.base}/seal", data={"document_hash": doc_hash(app, m)})
     assert response.status_code == 303
+    sealed_flash = [message for _c, message in flashes(colleague.get(location(response)))
+                    if "committee seal is applied" in message]
+    assert sealed_flash and today().isoformat() not in sealed_flash[0]  # the date as the reader writes it
     agreement = agreement_row(app, m.id)
     assert agreement.status in (AgreementStatus.SEALING, AgreementStatus.EFFECTIVE)
     assert agreement.effective_on == today() and agreement.effective_at is not None
