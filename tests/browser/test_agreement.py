@@ -441,3 +441,29 @@ def test_agreement_drafted_signed_sealed_downloaded_and_verified(new_context, si
     result = visitor.locator("#verify .verify-result")
     expect(result.locator(".notice-danger")).to_contain_text(zh("Not authentic."))
     expect(result.locator(".notice-ok")).to_have_count(0)
+
+
+def test_signing_settings_fit_a_phone(new_context, sign_in):
+    """/admin/signing at 390 px: the certificate's distinguished name and its fingerprint wrap inside the page."""
+    page = sign_in(new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                               device_scale_factor=2).new_page(), ADMIN)
+    page.goto("/admin/signing")
+    section = page.locator("section.signing-committee").first
+    create = section.locator("form[action$='/self-signed'] button")
+    if create.count():
+        with page.expect_navigation():
+            create.click()
+        assert page.locator(".flash-error").count() == 0, page.locator(".flashes").inner_text()
+        page.goto("/admin/signing")
+    fingerprint = page.locator("section.signing-committee code.hash").first
+    expect(fingerprint).to_be_visible()
+    assert re.fullmatch(r"[0-9a-f]{64}", fingerprint.inner_text().strip())
+    width = page.evaluate("document.documentElement.scrollWidth")
+    wide = page.evaluate("""() => Array.from(document.querySelectorAll('main *'))
+        .filter(e => e.getBoundingClientRect().right > 391)
+        .slice(0, 8)
+        .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
+    assert width <= 390, f"/admin/signing is {width}px wide on a 390px screen: {wide}"
+    box = fingerprint.bounding_box()
+    assert box["x"] + box["width"] <= 390, box
+    page.context.close()
