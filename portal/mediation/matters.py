@@ -392,8 +392,8 @@ def record_outcome(matter: MediationReferral, actor: User, *, kind: MediationSta
                      ref=case.reference, subject=case.subject, link=link)
         elif kind == MediationStatus.ORAL_AGREEMENT:
             body = _("The parties reached an oral agreement in the mediation of %(ref)s (%(subject)s). The "
-                     "mediator recorded its terms:\n%(terms)s\nYour petition is closed: settled by this oral agreement.\n"
-                     "%(link)s",
+                     "mediator recorded its terms:\n%(terms)s\nYour petition is closed: settled by this oral "
+                     "agreement.\n%(link)s",
                      ref=case.reference, subject=case.subject, terms=text, link=link)
         elif after == AfterMediation.LEGAL_ROUTE:
             body = _("The mediation of %(ref)s (%(subject)s) ended without agreement.\nReason: %(reason)s\n"

@@ -597,6 +597,7 @@ def record_view(matter: MediationReferral, session: MediationSession, record: Pr
 
 
 __all__ = ["EVIDENCE_PER_ENTRY", "RecordView", "TEXT_MAX", "add_entry", "add_erratum", "confirm",
-           "attendance_complete", "attending_parties", "canonical_text", "content_hash", "edit_entry", "entries_for", "entry_numbers", "entry_phrase", "file_size",
-           "errata_for", "erratum_hash", "load_record", "load_session", "lock", "may_see_entry", "mediator_users",
-           "read_back", "record_view", "reopen", "save_attendance", "start_session", "unanswered"]
+           "attendance_complete", "attending_parties", "canonical_text", "content_hash", "edit_entry", "entries_for",
+           "entry_numbers", "entry_phrase", "file_size", "errata_for", "erratum_hash", "load_record", "load_session",
+           "lock", "may_see_entry", "mediator_users", "read_back", "record_view", "reopen", "save_attendance",
+           "start_session", "unanswered"]
