@@ -253,9 +253,11 @@ def test_after_a_caucus_note_the_fresh_form_is_back_to_a_statement_with_the_spea
 
 
 def test_file_sizes_read_in_bytes_under_one_kilobyte(app):
+    from flask_babel import force_locale
+
     from portal.mediation.proceedings import file_size
 
-    with app.test_request_context():
+    with app.test_request_context(), force_locale("en"):
         assert [file_size(n) for n in (0, 72, 1023, 1024, 1536, 3 * 1024 * 1024)] == [
             "0 bytes", "72 bytes", "1023 bytes", "1.0 KB", "1.5 KB", "3.0 MB"]
 
