@@ -565,12 +565,18 @@ def test_mediator_signs_after_the_parties_then_the_seal_fixes_the_effective_date
     assert client_for(app, m.stranger_mediator).post(f"{m.base}/seal").status_code == 403
     # A mediator of the committee (not necessarily the one who signed) applies the seal.
     colleague = client_for(app, m.colleague)
-    assert 'id="apply-seal"' in text(colleague.get(f"{m.base}/signing"))
+    before = text(colleague.get(f"{m.base}/signing"))
+    assert 'id="apply-seal"' in before
+    assert "Document fingerprint (SHA-256)" in before and "signed document" not in before
+    assert "hash" not in before.split('id="signing-hash"')[0].split("<p")[-1].lower()
     response = colleague.post(f"{m.base}/seal", data={"document_hash": doc_hash(app, m)})
     assert response.status_code == 303
-    sealed_flash = [message for _c, message in flashes(colleague.get(location(response)))
-                    if "committee seal is applied" in message]
+    sealed_page = colleague.get(location(response))
+    sealed_flash = [message for _c, message in flashes(sealed_page) if "committee seal is applied" in message]
     assert sealed_flash and today().isoformat() not in sealed_flash[0]  # the date as the reader writes it
+    # once sealed: the fingerprint of the signed document, not one "being signed"
+    after = text(colleague.get(f"{m.base}/signing"))
+    assert "Fingerprint of the signed document (SHA-256)" in after and "being signed" not in after
     agreement = agreement_row(app, m.id)
     assert agreement.status in (AgreementStatus.SEALING, AgreementStatus.EFFECTIVE)
     assert agreement.effective_on == today() and agreement.effective_at is not None
