@@ -31,7 +31,7 @@ from portal.extensions import db as _db
 from portal.mediation.models import MediationMediator, MediationParty, MediationReferral, MediationStatus, PartySide
 from tests.conftest import login
 from tests.factories import PASSWORD, make_case, make_department, make_user
-from tests.helpers import audit_events, database, is_login_redirect, outbox, text
+from tests.helpers import audit_events, catalog, database, is_login_redirect, outbox, text
 
 HTMX = {"HX-Request": "true"}
 _builds = itertools.count(1)
@@ -534,3 +534,37 @@ def test_a_configured_timestamp_authority_stamps_the_seal(app, folders, monkeypa
     assert status.intact and status.valid
     assert status.timestamp_validity is not None and status.timestamp_validity.intact
     assert status.timestamp_validity.valid
+
+
+@pytest.mark.parametrize("facts_lines", [1, 18, 30])
+def test_issued_pdf_keeps_the_verification_block_with_the_signatures(app, folders, real_layout, facts_lines):
+    """Whatever the length of the text, the page with the QR code and the short code also holds the signatures;
+    the copies clause counts the parties and the committee in Chinese numerals."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext is not installed")
+    ids = build(app, seal_image=True, more_departments=3)
+    with database(app) as db:
+        version = db.scalar(select(AgreementVersion).where(AgreementVersion.agreement_id == ids.agreement_id))
+        version.facts = "\n".join(f"第{i}项事实：申请人在物流公司工作期间加班未获报酬。" for i in range(facts_lines))
+        from portal.agreements.drafting import parties_snapshot
+
+        version.parties_snapshot = json.dumps(parties_snapshot(db.get(MediationReferral, ids.matter_id)),
+                                              ensure_ascii=False)
+        db.commit()
+    start(app, ids.agreement_id)
+    agreement = agreement_row(app, ids.agreement_id)
+    assert agreement.status == AgreementStatus.EFFECTIVE, agreement.seal_error
+    path = folders.uploads / agreement.pdf_stored_name
+    pages = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    squeezed = ["".join(page.split()) for page in pages]
+    [with_code] = [page for page in squeezed if agreement.verification_code in page]
+    code_at = with_code.index(agreement.verification_code)
+    # at least the last signature row (the mediator's) comes before the seal and the QR block on that page
+    assert "".join(catalog(app, "Mediator").split()) in with_code[:code_at], with_code[:200]
+    clause = "".join(catalog(app, "Made in %(n)s copies: one for each party and one kept by the mediation "
+                                  "committee.", n="六").split())
+    assert clause in "".join(squeezed)  # five parties and the committee

@@ -713,9 +713,11 @@ def test_mediator_signature_cell_names_the_signer_and_the_time(app, client, worl
         when = html.split('class="signatures"')[1].split("</table>")[0].split('class="when"')[-1].split("</div>")[0]
         assert "李调解" not in when  # a typed name is printed once
         # signatures, seal and verification kept together on one page
-        assert 'class="closing"' in html and ".closing { page-break-inside: avoid" in html
+        assert ".tail { page-break-before: avoid" in html  # the seal and QR block stays with the last row
         closing = html.split('class="closing"')[1]
-        assert 'class="verification"' in closing and 'class="signatures"' in closing
+        assert 'class="signatures"' in closing
+        tail = closing.split('class="tail"')[1]
+        assert 'class="committee"' in tail and 'class="verification"' in tail
         assert catalog(app, "Fingerprint of the signed document (SHA-256)") in html
         preview = drafting.render_document_html(row, version, preview=True)
         assert catalog(app, "Document fingerprint (SHA-256)") in preview
