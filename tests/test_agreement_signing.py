@@ -577,6 +577,10 @@ def test_mediator_signs_after_the_parties_then_the_seal_fixes_the_effective_date
     # once sealed: the fingerprint of the signed document, not one "being signed"
     after = text(colleague.get(f"{m.base}/signing"))
     assert "Fingerprint of the signed document (SHA-256)" in after and "being signed" not in after
+    assert 'id="preview-pdf"' in text(client_for(app, m.petitioner).get(f"/agreements/{m.id}/sign")) or \
+        agreement_row(app, m.id).status == AgreementStatus.EFFECTIVE
+    if agreement_row(app, m.id).status == AgreementStatus.EFFECTIVE:  # no draft preview once in effect
+        assert 'id="preview-pdf"' not in text(client_for(app, m.petitioner).get(f"/agreements/{m.id}/sign"))
     agreement = agreement_row(app, m.id)
     assert agreement.status in (AgreementStatus.SEALING, AgreementStatus.EFFECTIVE)
     assert agreement.effective_on == today() and agreement.effective_at is not None

@@ -340,10 +340,12 @@ def _unique(names) -> list[str]:
 
 def names_choice(names: list[str]) -> str:
     """"A", "either A or B", "either A, B or C": the names a typed signature may read, for hints and messages."""
+    from . import list_separator
+
     quoted = [f"“{name}”" for name in names]
     if len(quoted) <= 1:
         return "".join(quoted)
-    return _("either %(names)s or %(last)s", names=_(", ").join(quoted[:-1]), last=quoted[-1])
+    return _("either %(names)s or %(last)s", names=list_separator().join(quoted[:-1]), last=quoted[-1])
 
 
 def account_names(user: User | None) -> list[str]:

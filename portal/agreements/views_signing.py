@@ -199,11 +199,18 @@ def _sign_page(agreement, role: SignerRole, forms=None, status=200):
         "p": p, "agreement": agreement, "version": version, "role": role.value, "party": party, "signer": signer,
         "may_sign": may_sign, "expected_names": expected, "sign_form": sign_form, "decline_form": decline_form,
         "code_url": code_url, "sign_url": sign_url, "code_form": forms.get("code") or EmptyForm(formdata=None),
-        "preview_url": _link("agreements.preview", agreement_id=agreement.id),
+        "preview_url": _preview_link(agreement),
         "agreement_page": _agreement_page(agreement), "parties": {x.id: x for x in agreement.referral.parties},
         "snapshot": _snapshot(version),
     }
     return add_vary(make_response(render_template("agreements/signing/sign.html", **context), status))
+
+
+def _preview_link(agreement) -> str:
+    """The draft preview, until the agreement is in effect (then the sealed copy is the document)."""
+    if agreement.status == AgreementStatus.EFFECTIVE:
+        return ""
+    return _link("agreements.preview", agreement_id=agreement.id)
 
 
 def _snapshot(version) -> list[str]:
@@ -354,7 +361,7 @@ def _in_person_page(agreement, form=None, status=200):
                                     "of the person signing.")
     version = signed_version(agreement)
     context = {"p": p, "agreement": agreement, "form": form, "pending": pending, "version": version,
-               "preview_url": _link("agreements.preview", agreement_id=agreement.id),
+               "preview_url": _preview_link(agreement),
                "agreement_page": _agreement_page(agreement), "snapshot": _snapshot(version),
                "parties": {x.id: x for x in agreement.referral.parties}}
     return add_vary(make_response(render_template("agreements/signing/in_person.html", **context), status))
