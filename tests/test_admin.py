@@ -672,3 +672,14 @@ def test_outbox_shows_and_serves_message_attachments(app, client):
     assert response.status_code == 200
     assert response.mimetype == "text/calendar"
     assert response.data.startswith(b"BEGIN:VCALENDAR")
+
+
+def test_the_audit_date_filter_starts_at_local_midnight(app):
+    """Asia/Shanghai midnight is 16:00 UTC the day before (not the zone's historical +08:06 offset)."""
+    from datetime import date, datetime, timezone
+
+    from portal.admin.views import _local_midnight
+
+    with app.test_request_context():
+        assert _local_midnight(date(2026, 11, 30)) == datetime(2026, 11, 29, 16, 0, tzinfo=timezone.utc)
+        assert _local_midnight(date(2026, 11, 30), days_after=1) == datetime(2026, 11, 30, 16, 0, tzinfo=timezone.utc)

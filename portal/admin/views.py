@@ -275,10 +275,11 @@ def audit():
 
 def _local_midnight(day, days_after: int = 0):
     """Start of a local day in UTC; None for a day the clock cannot represent (the filter is then ignored)."""
-    from flask_babel import get_timezone
+    from portal.timeutil import local_zone
 
     try:
-        start = datetime.combine(day + timedelta(days=days_after), time.min, tzinfo=get_timezone())
+        # zoneinfo, not the pytz zone Babel hands out: pytz attached directly gives the zone's 1900 offset (+08:06).
+        start = datetime.combine(day + timedelta(days=days_after), time.min, tzinfo=local_zone())
         return start.astimezone(timezone.utc)
     except OverflowError:
         return None
