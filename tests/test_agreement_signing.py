@@ -657,7 +657,7 @@ def test_panel_shows_each_signer_and_the_actions_of_the_viewer(app):
     assert client_for(app, m.outsider).get(f"{m.base}/signing").status_code == 403
     assert mediator.post(f"{m.base}/signing/open").status_code == 303
     page = text(client_for(app, m.petitioner).get(f"{m.base}/signing"))
-    assert doc_hash(app, m) in page and 'id="sign-link"' in page and "Pending" in page
+    assert doc_hash(app, m) in page and 'id="sign-link"' in page and "Awaiting signature" in page
     assert 'id="remind-signers"' not in page and 'id="in-person-link"' not in page
     page = text(mediator.get(f"{m.base}/signing"))
     assert 'id="in-person-link"' in page and 'id="remind-signers"' in page and 'id="sign-link"' not in page

@@ -80,7 +80,7 @@ LABELS = register_labels({
     (SealStatus, SealStatus.DONE): _l("Sealed"), (SealStatus, SealStatus.FAILED): _l("Failed"),
     (SignerRole, SignerRole.PARTY): _l("Party"), (SignerRole, SignerRole.MEDIATOR): _l("Mediator"),
     (SignerRole, SignerRole.COMMITTEE): _l("Committee seal"),
-    (SignatureStatus, SignatureStatus.SIGNED): _l("Signed"), (SignatureStatus, SignatureStatus.DECLINED): _l("Declined"),
+    (SignatureStatus, SignatureStatus.SIGNED): _l("Signed"), (SignatureStatus, SignatureStatus.DECLINED): _l("Declined to sign"),
     (SignatureMethod, SignatureMethod.ONLINE): _l("Signed online"),
     (SignatureMethod, SignatureMethod.IN_PERSON): _l("Signed in person"),
     (SignatureMark, SignatureMark.DRAWN): _l("Drawn signature"), (SignatureMark, SignatureMark.TYPED): _l("Typed name"),

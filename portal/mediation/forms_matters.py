@@ -50,7 +50,7 @@ OUTCOME_CHOICES = [(MediationStatus.AGREEMENT.value, _l("Agreement reached: the 
 
 
 class OutcomeForm(FlaskForm):
-    kind = RadioField(_l("Outcome"), choices=OUTCOME_CHOICES, validators=[InputRequired(REQUIRED)])
+    kind = RadioField(_l("Mediation outcome"), choices=OUTCOME_CHOICES, validators=[InputRequired(REQUIRED)])
     text = TextAreaField(_l("Terms of the oral agreement, or why no agreement was reached"),
                          validators=[Length(max=4000)], render_kw={"rows": 4},
                          description=_l("Required for an oral agreement (its terms as recorded) and for no "

@@ -35,7 +35,7 @@ class EntryForm(PartForm):
     """The quick-add form at the top of the record page."""
 
     speaker = SelectField(_l("Speaker"), validate_choice=False, default=MEDIATOR)
-    kind = SelectField(_l("Kind"), choices=[(k.value, k.label) for k in EntryKind], default=EntryKind.STATEMENT.value,
+    kind = SelectField(_l("Entry kind"), choices=[(k.value, k.label) for k in EntryKind], default=EntryKind.STATEMENT.value,
                        validate_choice=False,
                        description=_l("Every entry is part of the record read back to the parties and in their copy; "
                                       "only private caucus notes are hidden from them."))
@@ -65,7 +65,7 @@ class EditEntryForm(PartForm):
     """The correction of one entry (the template writes its fields with ids of their own per entry)."""
 
     speaker = SelectField(_l("Speaker"), validate_choice=False)
-    kind = SelectField(_l("Kind"), validate_choice=False)
+    kind = SelectField(_l("Entry kind"), validate_choice=False)
     text = TextAreaField(_l("Corrected text"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)],
                          render_kw={"rows": 3})
 

@@ -257,7 +257,7 @@ def conflict_reasons(conflicts: list[Booking], participants: SessionParticipants
     room = (room or "").strip()
     for booking in conflicts:
         if room and booking.room == room:
-            reasons[booking.id].append(_("room %(room)s", room=room))
+            reasons[booking.id].append(_("mediation room %(room)s", room=room))
     for booking_id, user_id, department_id in rows:
         name = people.get(user_id) if user_id else departments.get(department_id)
         if name and name not in reasons[booking_id]:

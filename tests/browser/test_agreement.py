@@ -293,7 +293,7 @@ def test_agreement_drafted_signed_sealed_downloaded_and_verified(new_context, si
     team = mediator.locator("#mediation-team")
     team.locator("summary", has_text=zh("Assign a mediator")).click()
     team.locator("#mediator-user_id").select_option(label=MEDIATOR_NAME)
-    team.get_by_role("button", name=zh("Assign"), exact=True).click()
+    team.get_by_role("button", name=zh("Assign the mediator"), exact=True).click()
     expect(mediator.locator("#mediation-team .member-list")).to_contain_text(MEDIATOR_NAME)
     _schedule(mediator, live_app)
     _hold_session(mediator)

@@ -255,7 +255,7 @@ def test_mediation_from_referral_to_outcome(new_context, sign_in, live_app, tmp_
     team = mediator.locator("#mediation-team")
     team.locator("summary", has_text=zh("Assign a mediator")).click()
     team.locator("#mediator-user_id").select_option(label=MEDIATOR_NAME)
-    team.get_by_role("button", name=zh("Assign"), exact=True).click()
+    team.get_by_role("button", name=zh("Assign the mediator"), exact=True).click()
     expect(mediator.locator("#mediation-team .member-list")).to_contain_text(MEDIATOR_NAME)
 
     _schedule(mediator, 2, time(10, 0))
