@@ -30,3 +30,25 @@ def attach_error(form, error, default_field: str | None = None) -> None:
         form[name].errors = list(form[name].errors) + [message]
     else:
         form.form_errors.append(message)
+
+
+def attempt(form, work, *args, **kwargs):
+    """Run a service for a form: its result (or True) on success; on a refusal the message goes on the form, the
+    database is left unchanged and the answer is None. A concurrent change (a version or unique clash) is a
+    refusal too."""
+    from flask_babel import gettext as _
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from portal.extensions import db
+    from portal.transactions import Refusal
+
+    try:
+        return work(*args, **kwargs) or True
+    except Refusal as error:
+        db.session.rollback()
+        attach_error(form, error)
+    except (StaleDataError, IntegrityError):
+        db.session.rollback()
+        form.form_errors.append(_("Someone else changed this at the same time. Reload the page and try again."))
+    return None

@@ -10,11 +10,9 @@ from __future__ import annotations
 from flask import abort, flash, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from portal import policy, timeutil
-from portal.extensions import db
-from portal.forms import attach_error
+from portal.forms import attempt
 from portal.htmx import add_vary, is_fragment, redirect_to
 from portal.mediation.models import MediationStatus
 
@@ -39,19 +37,6 @@ def _user():
 def _agreement_url(agreement_id: int, anchor: str = "") -> str:
     return url_for("agreements.agreement", agreement_id=agreement_id) + anchor
 
-
-def _attempt(form, work, *args, **kwargs):
-    """Run a service; on a refusal put the message on the form, keep the database unchanged, return None."""
-    try:
-        return work(*args, **kwargs) or True
-    except AgreementError as error:
-        db.session.rollback()
-        attach_error(form, error)
-    except IntegrityError:
-        db.session.rollback()
-        form.form_errors.append(_("Someone else changed this agreement in the meantime. Reload the page and "
-                                  "try again."))
-    return None
 
 
 @bp.app_template_global("matter_agreement")
@@ -196,7 +181,7 @@ def save_version(agreement_id: int):
         except ValueError:
             based_on = None
         signing = agreement.status.value == "signing"
-        version = _attempt(form, drafting.save_version, agreement, _user(), facts=form.facts.data,
+        version = attempt(form, drafting.save_version, agreement, _user(), facts=form.facts.data,
                            disputes=form.disputes.data, responsibilities=form.responsibilities.data,
                            other_terms=form.other_terms.data, change_note=form.change_note.data,
                            obligations=_rows(form), based_on=based_on)
@@ -221,7 +206,7 @@ def comment(agreement_id: int):
         flash(_("Comments are closed: the agreement has been signed and sealed."), "error")
         return redirect_to(_agreement_url(agreement_id))
     form = CommentForm(prefix="comment")
-    if form.validate_on_submit() and _attempt(form, drafting.add_comment, agreement, _user(), form.text.data):
+    if form.validate_on_submit() and attempt(form, drafting.add_comment, agreement, _user(), form.text.data):
         flash(_("Your comment is added."), "success")
         return redirect_to(_agreement_url(agreement_id, "#agreement-comments"))
     return _render_page(load(agreement_id, "agreement.comment"), comment_form=form)

@@ -12,8 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import policy
-from portal.extensions import db
-from portal.forms import attach_error
+from portal.forms import attach_error, attempt
 from portal.htmx import add_vary, is_fragment, redirect_to
 from portal.uploads import upload_folder
 
@@ -48,15 +47,6 @@ def _done(agreement_id: int, message: str):
     flash(message, "success")
     return redirect_to(_page_url(agreement_id))
 
-
-def _attempt(form, work, *args, **kwargs) -> bool:
-    try:
-        work(*args, **kwargs)
-    except AgreementError as error:
-        db.session.rollback()
-        attach_error(form, error)
-        return False
-    return True
 
 
 # --- forms of the panel (also used by the template global) --------------------------------------------------
@@ -124,7 +114,7 @@ def follow_up(agreement_id):
 def judicial_apply(agreement_id):
     agreement = _load(agreement_id, "agreement.supervise")
     form = application_form()
-    if form.validate() and _attempt(form, service.record_application, agreement, current_user, form.applied_on.data,
+    if form.validate() and attempt(form, service.record_application, agreement, current_user, form.applied_on.data,
                                     form.court_id.data, form.court_name.data, form.court_reference.data):
         return _done(agreement_id, _("The application for judicial confirmation is recorded."))
     return _render(_load(agreement_id, "agreement.supervise"), {"judicial": form})
@@ -138,7 +128,7 @@ def judicial_result(agreement_id, confirmation_id):
     if confirmation is None:
         abort(404)
     form = JudicialResultForm(prefix="result")
-    if form.validate() and _attempt(form, service.record_result, agreement, confirmation, current_user,
+    if form.validate() and attempt(form, service.record_result, agreement, confirmation, current_user,
                                     form.result.data, form.result_on.data, form.note.data):
         return _done(agreement_id, _("The court's decision is recorded and the parties are told."))
     return _render(_load(agreement_id, "agreement.supervise"), {"result": form})
@@ -167,7 +157,7 @@ def report_performance(agreement_id, obligation_id):
         except AgreementError as error:
             attach_error(form, error)
         else:
-            if _attempt(form, service.report_performance, agreement, obligation, current_user, form.extent.data,
+            if attempt(form, service.report_performance, agreement, obligation, current_user, form.extent.data,
                         form.text.data, checked):
                 return _done(agreement_id, _("Your report is recorded; the petitioner is asked to confirm it."))
     return _render(_load(agreement_id), {key: form})
@@ -183,7 +173,7 @@ def answer_report(agreement_id, report_id):
         abort(404)
     key = f"answer-{report_id}"
     form = AnswerForm(prefix=key)
-    if form.validate() and _attempt(form, service.answer_report, agreement, report, current_user, form.answer.data,
+    if form.validate() and attempt(form, service.answer_report, agreement, report, current_user, form.answer.data,
                                     form.note.data):
         return _done(agreement_id, _("Your answer is recorded."))
     return _render(_load(agreement_id), {key: form})
@@ -196,7 +186,7 @@ def set_obligation_status(agreement_id, obligation_id):
     obligation = _obligation(agreement, obligation_id)
     key = f"status-{obligation_id}"
     form = StatusForm(prefix=key)
-    if form.validate() and _attempt(form, service.set_status, agreement, obligation, current_user, form.status.data,
+    if form.validate() and attempt(form, service.set_status, agreement, obligation, current_user, form.status.data,
                                     form.note.data):
         return _done(agreement_id, _("The obligation's status is recorded."))
     return _render(_load(agreement_id, "agreement.supervise"), {key: form})
@@ -210,7 +200,7 @@ def supervision_notice(agreement_id, obligation_id):
     key = f"notice-{obligation_id}"
     form = NoticeForm(prefix=key)
     sent = []
-    if form.validate() and _attempt(form, lambda: sent.append(service.send_supervision_notice(
+    if form.validate() and attempt(form, lambda: sent.append(service.send_supervision_notice(
             agreement, obligation, current_user, form.text.data))):
         if not sent[0]:
             flash(_("The notice is recorded, but %(party)s has no contact on file: deliver it by other means.",

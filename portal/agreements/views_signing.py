@@ -12,19 +12,18 @@ from flask import abort, current_app, flash, make_response, render_template, req
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
 from portal import policy, rules
-from portal.extensions import db, limiter
-from portal.forms import EmptyForm, attach_error
+from portal.extensions import limiter
+from portal.forms import EmptyForm, attempt
 from portal.htmx import add_vary, is_fragment, redirect_to
 
 from . import bp
 from . import signing as svc
 from .forms_signing import DeclineForm, InPersonForm, SignForm
 from .models import AgreementStatus, SignerRole
-from .services import AgreementError, current_version, signed_version
+from .services import current_version, signed_version
 
 BASE = "/agreements/<int:agreement_id>"
 
@@ -42,20 +41,6 @@ def _load(agreement_id: int, permission: str):
     policy.ensure(permission, agreement)
     return agreement
 
-
-def _attempt(form, work, *args, **kwargs) -> bool:
-    """Run a service; on a refusal put the message on the form (nothing has changed) and return False."""
-    try:
-        work(*args, **kwargs)
-    except AgreementError as error:
-        attach_error(form, error)
-        return False
-    except IntegrityError:
-        db.session.rollback()
-        form.form_errors.append(_("Someone else changed this agreement at the same time. Reload the page and try "
-                                  "again."))
-        return False
-    return True
 
 
 def _client() -> dict:
@@ -140,7 +125,7 @@ def signing(agreement_id: int):
 def signing_open(agreement_id: int):
     agreement = _load(agreement_id, "agreement.draft")
     form = EmptyForm()
-    if not _attempt(form, svc.open_signing, agreement, current_user):
+    if not attempt(form, svc.open_signing, agreement, current_user):
         flash(form.form_errors[0], "error")
         return redirect_to(agreement_url(agreement))
     flash(_("Signing is open: the parties have been told. The text can no longer change without voiding the "
@@ -158,7 +143,7 @@ def signing_remind(agreement_id: int):
     def remind():
         result["n"] = svc.remind_now(agreement, current_user)
 
-    if not _attempt(form, remind):
+    if not attempt(form, remind):
         flash(form.form_errors[0], "error")
     elif result["n"]:
         flash(_("%(n)d pending signer(s) reminded.", n=result["n"]), "success")
@@ -256,7 +241,7 @@ def _send_code(agreement_id: int, permission: str, role: SignerRole, endpoint: s
     def work():
         sent["to"] = svc.send_code(agreement, current_user, role)
 
-    if not form.validate() or not _attempt(form, work):
+    if not form.validate() or not attempt(form, work):
         if not form.form_errors and form.errors:
             form.form_errors.append(_("The form has expired. Reload the page and try again."))
         return _sign_page(agreement, role, {"code": form})
@@ -276,7 +261,7 @@ def sign_code(agreement_id: int):
 def sign_submit(agreement_id: int):
     agreement = _load(agreement_id, "agreement.sign")
     form = SignForm()
-    if not form.validate() or not _attempt(form, svc.sign_as_party, agreement, current_user, code=form.code.data,
+    if not form.validate() or not attempt(form, svc.sign_as_party, agreement, current_user, code=form.code.data,
                                            image=form.signature.data, typed_name=form.typed_name.data,
                                            seen_hash=form.document_hash.data or "", **_client()):
         form.signature.data = ""
@@ -290,7 +275,7 @@ def sign_submit(agreement_id: int):
 def decline(agreement_id: int):
     agreement = _load(agreement_id, "agreement.sign")
     form = DeclineForm()
-    if not form.validate() or not _attempt(form, svc.decline, agreement, current_user, reason=form.reason.data,
+    if not form.validate() or not attempt(form, svc.decline, agreement, current_user, reason=form.reason.data,
                                            **_client()):
         return _sign_page(svc.load_for_signing(agreement_id), SignerRole.PARTY, {"decline": form})
     flash(_("You declined to sign. The mediator and the other parties have been told; the agreement is back in "
@@ -319,7 +304,7 @@ def sign_mediator_code(agreement_id: int):
 def sign_mediator_submit(agreement_id: int):
     agreement = _load(agreement_id, "agreement.sign_mediator")
     form = SignForm()
-    if not form.validate() or not _attempt(form, svc.sign_as_mediator, agreement, current_user,
+    if not form.validate() or not attempt(form, svc.sign_as_mediator, agreement, current_user,
                                            code=form.code.data, image=form.signature.data,
                                            typed_name=form.typed_name.data,
                                            seen_hash=form.document_hash.data or "", **_client()):
@@ -335,7 +320,7 @@ def seal(agreement_id: int):
     agreement = _load(agreement_id, "agreement.seal")
     form = EmptyForm()
     seen = request.form.get("document_hash")
-    if not form.validate() or not _attempt(form, svc.apply_seal, agreement, current_user, seen_hash=seen,
+    if not form.validate() or not attempt(form, svc.apply_seal, agreement, current_user, seen_hash=seen,
                                            **_client()):
         if not form.form_errors:
             form.form_errors.append(_("The form has expired. Reload the page and try again."))
@@ -379,7 +364,7 @@ def sign_in_person(agreement_id: int):
 def sign_in_person_submit(agreement_id: int):
     agreement = _load(agreement_id, "agreement.in_person")
     form = InPersonForm()
-    if not form.validate() or not _attempt(
+    if not form.validate() or not attempt(
             form, svc.sign_in_person, agreement, current_user, party_id=form.party.data, id_kind=form.id_kind.data,
             id_last4=form.id_last4.data, identity_confirmed=form.identity_confirmed.data,
             signer_name=form.signer_name.data, image=form.signature.data, typed_name=form.typed_name.data,

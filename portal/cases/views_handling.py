@@ -12,14 +12,12 @@ from flask import abort, flash, make_response, render_template, request, url_for
 from flask_babel import force_locale, gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal import policy, uploads
 from portal.accounts.models import Role
 from portal.audit.services import record
 from portal.extensions import db
-from portal.forms import attach_error
+from portal.forms import attach_error, attempt
 from portal.htmx import is_fragment, redirect_to
 from portal.pdf import render_pdf
 
@@ -27,7 +25,7 @@ from . import bp, handling
 from .forms_handling import (DesignateForm, ExtensionDecisionForm, ExtensionForm, NoteForm, OpinionForm, PauseForm,
                              ProgressForm, RatingForm, ReviewRequestForm)
 from .models import Case, Extension, Opinion, Review
-from .services import CaseError, timeline
+from .services import timeline
 from .views import case_page, load_case
 
 # form name -> (class, prefix); the prefix keeps field ids unique on the case page
@@ -99,20 +97,6 @@ def extension_decision_form(extension: Extension, overrides: dict | None = None)
 
 # --- helpers ------------------------------------------------------------------------------------------
 
-def _attempt(form, work, *args, **kwargs) -> bool:
-    """Run a service; on a refusal put the message on the form, keep the database unchanged, return False."""
-    try:
-        work(*args, **kwargs)
-    except CaseError as error:
-        db.session.rollback()
-        attach_error(form, error)
-        return False
-    except (StaleDataError, IntegrityError):
-        db.session.rollback()
-        form.form_errors.append(_("Someone else changed this case at the same time. Reload the page and try again."))
-        return False
-    return True
-
 
 def _case_url(case_id: int) -> str:
     """The case page at its handling section. An htmx redirect (HX-Redirect) goes to the bare page: a link that
@@ -164,7 +148,7 @@ def _entry(case_id: int, permission: str, name: str, work, message: str):
                                             already=len(case.attachments), field="attachments")
             except uploads.UploadError as refused:
                 attach_error(form, refused)
-        if not form.errors and not form.form_errors and _attempt(form, work, case, current_user, form.text.data,
+        if not form.errors and not form.form_errors and attempt(form, work, case, current_user, form.text.data,
                                                                   *([files] if files else [])):
             if is_fragment() and not files:
                 return _timeline_fragment(load_case(case_id, permission), name)
@@ -197,7 +181,7 @@ def pause(case_id):
     case = load_case(case_id, "case.pause")
     form = _form("pause")
     form.clock_id.choices = [(c.id, c.kind.label) for c in handling.pausable_clocks(current_user, case)]
-    if form.validate_on_submit() and _attempt(form, handling.pause, case, current_user, form.clock_id.data,
+    if form.validate_on_submit() and attempt(form, handling.pause, case, current_user, form.clock_id.data,
                                               form.reason.data):
         return _back_to_case(case_id, _("The time limit is paused."))
     return _refused(case_id, "pause", form)
@@ -208,7 +192,7 @@ def pause(case_id):
 def resume(case_id, clock_id):
     case = load_case(case_id, "case.pause")
     form = _form("pause", formdata=None)  # holds a refusal, if any
-    if _attempt(form, handling.resume, case, current_user, clock_id):
+    if attempt(form, handling.resume, case, current_user, clock_id):
         return _back_to_case(case_id, _("The time limit runs again."))
     return _refused(case_id, "pause", form)
 
@@ -218,7 +202,7 @@ def resume(case_id, clock_id):
 def request_extension(case_id):
     case = load_case(case_id, "case.handle")
     form = _form("extension")
-    if form.validate_on_submit() and _attempt(form, handling.request_extension, case, current_user, form.days.data,
+    if form.validate_on_submit() and attempt(form, handling.request_extension, case, current_user, form.days.data,
                                               form.reason.data):
         return _back_to_case(case_id, _("The extension request is sent to a leader."))
     return _refused(case_id, "extension", form)
@@ -238,7 +222,7 @@ def decide_extension(extension_id):
         decision = form.decision.data
         if decision not in ("approve", "refuse"):
             form.form_errors.append(_("Choose approve or refuse."))
-        elif _attempt(form, handling.decide_extension, extension, current_user, decision == "approve",
+        elif attempt(form, handling.decide_extension, extension, current_user, decision == "approve",
                       form.note.data):
             flash(_("Extension of %(days)d days approved for %(ref)s.", days=extension.days, ref=case.reference)
                   if decision == "approve" else _("Extension refused for %(ref)s.", ref=case.reference), "success")
@@ -263,7 +247,7 @@ def decide_extension(extension_id):
 def issue_opinion(case_id):
     case = load_case(case_id, "case.handle")
     form = _form("opinion")
-    if form.validate_on_submit() and _attempt(form, handling.issue_opinion, case, current_user, form.outcome.data,
+    if form.validate_on_submit() and attempt(form, handling.issue_opinion, case, current_user, form.outcome.data,
                                               form.facts.data, form.reasons.data):
         return _back_to_case(case_id, _("The handling opinion is issued; the petitioner is told."))
     return _refused(case_id, "opinion", form)
@@ -302,7 +286,7 @@ def opinion_pdf(case_id, level):
 def request_review(case_id):
     case = load_case(case_id, "case.review_request")
     form = _form("review")
-    if form.validate_on_submit() and _attempt(form, handling.request_review, case, current_user, form.reason.data):
+    if form.validate_on_submit() and attempt(form, handling.request_review, case, current_user, form.reason.data):
         return _back_to_case(case_id, _("Your request is registered. The bureau will name the reviewing body."))
     return _refused(case_id, "review", form)
 
@@ -314,7 +298,7 @@ def designate_reviewer(review_id):
     case = load_case(review.case_id, "case.view")
     policy.ensure("review.designate", review)
     form = _form("designate")
-    if form.validate_on_submit() and _attempt(form, handling.designate_reviewer, review, current_user,
+    if form.validate_on_submit() and attempt(form, handling.designate_reviewer, review, current_user,
                                               form.department_id.data):
         return _back_to_case(case.id, _("The reviewing department is designated."))
     return _refused(case.id, "designate", form)
@@ -327,7 +311,7 @@ def answer_review(review_id):
     case = load_case(review.case_id, "case.view")
     policy.ensure("review.answer", review)
     form = _form("answer")
-    if form.validate_on_submit() and _attempt(form, handling.answer_review, review, current_user,
+    if form.validate_on_submit() and attempt(form, handling.answer_review, review, current_user,
                                               form.outcome.data, form.facts.data, form.reasons.data):
         return _back_to_case(case.id, _("The opinion is issued; the petitioner is told."))
     return _refused(case.id, "answer", form)
@@ -340,7 +324,7 @@ def answer_review(review_id):
 def rate(case_id):
     case = load_case(case_id, "case.rate")
     form = _form("rating")
-    if form.validate_on_submit() and _attempt(form, handling.rate, case, current_user, form.value.data,
+    if form.validate_on_submit() and attempt(form, handling.rate, case, current_user, form.value.data,
                                               form.comment.data):
         return _back_to_case(case_id, _("Thank you for your rating."))
     return _refused(case_id, "rating", form)

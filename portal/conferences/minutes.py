@@ -23,6 +23,7 @@ from portal.audit.models import AuditEvent
 from portal.audit.services import record
 from portal.extensions import db
 from portal.timeutil import utcnow
+from portal.transactions import Refusal
 
 from .models import (
     AgendaItem,
@@ -45,12 +46,8 @@ TEXT_MAX = 20000
 DECISIONS_MAX = 50
 
 
-class Refused(Exception):
+class Refused(Refusal):
     """A step that is not allowed, with a message for the user (already translated)."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 def ensure_minutes_open(meeting: Meeting) -> None:

@@ -13,14 +13,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal import policy
 from portal.accounts.models import Department, Role, User
 from portal.extensions import db
-from portal.forms import attach_error, int_or_none
+from portal.forms import int_or_none, attempt
 from portal.htmx import add_vary, is_fragment, redirect_to
 from portal.pdf import render_pdf
 
@@ -55,20 +53,6 @@ from .views import load_conference
 
 METHOD_LABELS = {"notice": _l("Written notice"), "interview": _l("Interview"), "on_site": _l("On-site supervision")}
 
-
-def _attempt(form, work, *args, **kwargs) -> bool:
-    """Run a service; on a refusal put the message on the form, keep the database unchanged, return False."""
-    try:
-        work(*args, **kwargs)
-    except svc.Refused as error:
-        db.session.rollback()
-        attach_error(form, error)
-        return False
-    except (StaleDataError, IntegrityError):
-        db.session.rollback()
-        form.form_errors.append(_("Someone else changed this at the same time. Reload the page and try again."))
-        return False
-    return True
 
 
 def _form_failed(form) -> bool:
@@ -153,7 +137,7 @@ def agenda_add(conference_id: int, meeting_id: int):
     conference, meeting = load_meeting(conference_id, meeting_id, "conference.manage")
     form = AgendaItemForm()
     _agenda_form(conference, form)
-    if _form_failed(form) or not _attempt(form, svc.add_agenda_item, meeting, title=form.title.data,
+    if _form_failed(form) or not attempt(form, svc.add_agenda_item, meeting, title=form.title.data,
                                           notes=form.notes.data, case_id=form.case_id.data,
                                           document_id=form.document_id.data, actor=current_user):
         return _agenda_page(conference, meeting, agenda_form=form)
@@ -210,7 +194,7 @@ def attendance_save(conference_id: int, meeting_id: int):
     if guest.guest_department_id.data is not None:
         rows.append({"department_id": guest.guest_department_id.data, "status": "attended",
                      "representative": guest.guest_representative.data or ""})
-    if not _attempt(guest, svc.save_attendance, meeting, rows, actor=current_user):
+    if not attempt(guest, svc.save_attendance, meeting, rows, actor=current_user):
         return _agenda_page(conference, meeting, guest_form=guest)
     flash(_("Attendance saved."), "success")
     return redirect_to(url_for("conferences.meeting_agenda", conference_id=conference.id, meeting_id=meeting.id)
@@ -270,7 +254,7 @@ def minutes_save(conference_id: int, meeting_id: int):
     if minutes is not None and minutes.status == MinutesStatus.APPROVED:
         form.form_errors.append(svc._locked().message)
         return _minutes_page(conference, meeting, minutes, {"minutes": form})
-    if _form_failed(form) or not _attempt(form, svc.save_draft, meeting, minutes, body=form.body.data,
+    if _form_failed(form) or not attempt(form, svc.save_draft, meeting, minutes, body=form.body.data,
                                           decisions=svc.parse_decisions(form.decisions.data),
                                           version=int_or_none(form.version.data), actor=current_user):
         return _minutes_page(conference, meeting, None, {"minutes": form})
@@ -292,7 +276,7 @@ def minutes_comment(conference_id: int, meeting_id: int):
     minutes = _existing_minutes(meeting)
     policy.ensure("minutes.comment", minutes)
     form = CommentForm()
-    if _form_failed(form) or not _attempt(form, svc.comment, minutes, text=form.text.data,
+    if _form_failed(form) or not attempt(form, svc.comment, minutes, text=form.text.data,
                                           proposed_text=form.proposed_text.data, actor=current_user):
         return _minutes_page(conference, meeting, None, {"comment": form})
     flash(_("Amendment proposed.") if form.proposed_text.data.strip() else _("Comment added."), "success")
@@ -343,7 +327,7 @@ def minutes_addendum(conference_id: int, meeting_id: int):
     conference, meeting = load_meeting(conference_id, meeting_id, "conference.manage")
     minutes = _existing_minutes(meeting)
     form = AddendumForm()
-    if _form_failed(form) or not _attempt(form, svc.add_addendum, minutes, form.text.data, actor=current_user):
+    if _form_failed(form) or not attempt(form, svc.add_addendum, minutes, form.text.data, actor=current_user):
         return _minutes_page(conference, meeting, None, {"addendum": form})
     flash(_("Addendum added."), "success")
     return redirect_to(_minutes_url(conference, meeting, "#addenda"))
@@ -372,7 +356,7 @@ def task_create(conference_id: int, meeting_id: int, decision_id: int):
     if decision is None or decision.minutes_id != minutes.id:
         abort(404)
     form = TaskForm(prefix=f"d{decision.id}")
-    if _form_failed(form) or not _attempt(form, task_svc.create_task, decision, department_id=form.department_id.data,
+    if _form_failed(form) or not attempt(form, task_svc.create_task, decision, department_id=form.department_id.data,
                                           owner_id=form.owner_id.data, title=form.title.data,
                                           expected_result=form.expected_result.data, due_on=form.due_on.data,
                                           actor=current_user):
@@ -423,7 +407,7 @@ def task_report(conference_id: int, task_id: int):
     task = load_task(conference_id, task_id)
     policy.ensure("task.report", task)
     form = ReportForm()
-    if _form_failed(form) or not _attempt(form, task_svc.report_progress, task, text=form.text.data,
+    if _form_failed(form) or not attempt(form, task_svc.report_progress, task, text=form.text.data,
                                           files=request.files.getlist("attachments"), done=form.done.data,
                                           actor=current_user):
         return _task_page(task, {"report": form})
@@ -437,7 +421,7 @@ def task_supervise(conference_id: int, task_id: int):
     task = load_task(conference_id, task_id)
     policy.ensure("task.supervise", task)
     form = SupervisionForm()
-    if _form_failed(form) or not _attempt(form, task_svc.supervise, task, method=form.method.data,
+    if _form_failed(form) or not attempt(form, task_svc.supervise, task, method=form.method.data,
                                           notice=form.notice.data, actor=current_user):
         return _task_page(task, {"supervision": form})
     flash(_("Supervision notice sent."), "success")
@@ -453,7 +437,7 @@ def task_answer(conference_id: int, task_id: int, supervision_id: int):
         abort(404)
     policy.ensure("task.answer_supervision", supervision)
     form = AnswerForm(prefix=f"s{supervision.id}")
-    if _form_failed(form) or not _attempt(form, task_svc.answer_supervision, supervision, reason=form.reason.data,
+    if _form_failed(form) or not attempt(form, task_svc.answer_supervision, supervision, reason=form.reason.data,
                                           progress=form.progress.data, actor=current_user):
         return _task_page(task, {("answer", supervision.id): form})
     flash(_("Answer sent to the office."), "success")

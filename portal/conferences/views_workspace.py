@@ -11,11 +11,10 @@ from pathlib import Path
 from flask import abort, current_app, flash, make_response, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from portal import policy, uploads
 from portal.extensions import db
-from portal.forms import EmptyForm, attach_error, int_or_none
+from portal.forms import EmptyForm, attach_error, int_or_none, attempt
 from portal.htmx import add_vary, is_fragment, redirect_to
 
 from . import bp, workspace
@@ -30,19 +29,6 @@ FORMS = {"invite": InviteForm, "document": DocumentForm, "message": MessageForm}
 def _form(name: str, **kwargs):
     return FORMS[name](prefix=name, **kwargs)
 
-
-def _attempt(form, work, *args, **kwargs):
-    """Run a service; on a refusal put the message on the form, keep the database unchanged, return None."""
-    try:
-        return work(*args, **kwargs) or True
-    except WorkspaceError as error:
-        db.session.rollback()
-        attach_error(form, error)
-    except IntegrityError:
-        db.session.rollback()
-        form.form_errors.append(_("Someone else changed this workspace at the same time. Reload the page and "
-                                  "try again."))
-    return None
 
 
 def _invite_choices(form: InviteForm, conference: Conference) -> None:
@@ -133,7 +119,7 @@ def open_conference():
             attach_error(form, error)
             extra = None
         if extra is not None:
-            conference = _attempt(form, workspace.open_conference, current_user, title=form.title.data,
+            conference = attempt(form, workspace.open_conference, current_user, title=form.title.data,
                                   purpose=form.purpose.data,
                                   case_ids=list(form.case_ids.data or []) + [c.id for c in extra],
                                   convener_id=form.convener_id.data, department_ids=form.department_ids.data or [])
@@ -151,7 +137,7 @@ def invite(conference_id):
     conference = load_conference(conference_id, "conference.manage")
     form = _form("invite")
     _invite_choices(form, conference)
-    if form.validate_on_submit() and _attempt(form, workspace.invite, conference, current_user,
+    if form.validate_on_submit() and attempt(form, workspace.invite, conference, current_user,
                                               form.department_id.data, MemberKind(form.kind.data)):
         return _back(conference_id, _("The department was invited."), "members")
     return _refused(conference_id, "invite", form)
@@ -164,7 +150,7 @@ def leave(conference_id, member_id):
     if not any(m.id == member_id for m in conference.members):
         abort(404)
     form = EmptyForm()
-    if _attempt(form, workspace.leave, conference, current_user, member_id):
+    if attempt(form, workspace.leave, conference, current_user, member_id):
         return _back(conference_id, _("The department has left the workspace; its history stays."), "members")
     return _refused(conference_id, "leave", form)
 
@@ -174,7 +160,7 @@ def leave(conference_id, member_id):
 def close(conference_id):
     conference = load_conference(conference_id, "conference.manage")
     form = EmptyForm()
-    if _attempt(form, workspace.close, conference, current_user):
+    if attempt(form, workspace.close, conference, current_user):
         return _back(conference_id, _("The workspace is closed. It stays readable."))
     return _refused(conference_id, "close", form)
 
@@ -196,7 +182,7 @@ def add_document(conference_id):
     form = _form("document")
     if form.validate_on_submit():
         files = _checked_file(form)
-        if files is not None and _attempt(form, workspace.add_document, conference, current_user, form.title.data,
+        if files is not None and attempt(form, workspace.add_document, conference, current_user, form.title.data,
                                           files, form.note.data):
             return _back(conference_id, _("The document was shared."), "documents")
     return _refused(conference_id, "document", form)
@@ -227,7 +213,7 @@ def add_version(conference_id, document_id):
     form = VersionForm(prefix="version")
     if form.validate_on_submit():
         files = _checked_file(form)
-        if files is not None and _attempt(form, workspace.add_version, conference, item, current_user, files,
+        if files is not None and attempt(form, workspace.add_version, conference, item, current_user, files,
                                           form.note.data):
             flash(_("The new version was uploaded."), "success")
             return redirect_to(url_for("conferences.document", conference_id=conference_id, document_id=document_id))
@@ -279,7 +265,7 @@ def messages(conference_id):
 def post_message(conference_id):
     conference = load_conference(conference_id, "conference.post")
     form = _form("message")
-    if form.validate_on_submit() and _attempt(form, workspace.post_message, conference, current_user,
+    if form.validate_on_submit() and attempt(form, workspace.post_message, conference, current_user,
                                               form.body.data):
         if is_fragment():
             return _new_messages(conference)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from portal.audit.services import record
 from portal.extensions import db
+from portal.transactions import Refusal
 
 from .models import HolidayDay, HolidayYear
 
@@ -98,10 +99,8 @@ def year_source(year: int) -> str:
     return "none"
 
 
-class HolidayError(Exception):
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
+class HolidayError(Refusal):
+    """A refusal with a message for the user (already translated) and the form field it concerns."""
 
 
 def save_year(year: int, source: str, off_days: list[tuple[date, str]], work_days: list[tuple[date, str]]) -> HolidayYear:

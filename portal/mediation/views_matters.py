@@ -10,12 +10,10 @@ from __future__ import annotations
 from flask import abort, flash, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from portal import policy
 from portal.cases.models import LegalRoute
-from portal.extensions import db
-from portal.forms import attach_error
+from portal.forms import attempt
 from portal.htmx import add_vary, is_fragment, redirect_to
 
 from . import bp, figures as figures_service, matters
@@ -76,27 +74,12 @@ def _render(matter: MediationReferral, overrides: dict | None = None, section: s
     return add_vary(make_response(render_template(template, **context)))
 
 
-def _attempt(form, work, *args, **kwargs) -> bool:
-    """Run a service; on a refusal put the message on the form, keep the database unchanged, return False."""
-    try:
-        work(*args, **kwargs)
-    except MediationError as error:
-        db.session.rollback()
-        attach_error(form, error)
-        return False
-    except IntegrityError:
-        db.session.rollback()
-        form.form_errors.append(_("Someone else changed this mediation in the meantime. Reload the page and "
-                                  "try again."))
-        return False
-    return True
-
 
 def _post(matter_id: int, name: str, work, message: str):
     """The common shape of a managing POST: validate, run the service, redirect; else show the form again."""
     matter = load_matter(matter_id, "mediation.manage")
     form = _form(name, matter)
-    if form.validate_on_submit() and _attempt(form, work, matter, form):
+    if form.validate_on_submit() and attempt(form, work, matter, form):
         flash(message, "success")
         return redirect_to(_matter_url(matter_id))
     if form.form_errors and not any(f.errors for f in form) and matter.status != MediationStatus.OPEN:

@@ -12,11 +12,10 @@ from pathlib import Path
 from flask import abort, current_app, flash, make_response, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from portal import policy
 from portal.extensions import db
-from portal.forms import EmptyForm, attach_error, int_or_none
+from portal.forms import EmptyForm, int_or_none, attempt
 from portal.htmx import add_vary, is_fragment, redirect_to
 from portal.pdf import render_pdf
 
@@ -24,7 +23,7 @@ from . import bp
 from . import proceedings as svc
 from .forms_record import ConfirmForm, EditEntryForm, EntryForm, ErratumForm, InSessionConfirmForm
 from .models import ConfirmationAnswer, ConfirmationHow, EntryKind, ProceedingEvidence, RecordStatus
-from .services import MediationError, active_parties, load_matter
+from .services import active_parties, load_matter
 
 RECORD = "/<int:matter_id>/sessions/<int:session_id>/record"
 
@@ -53,20 +52,6 @@ def _existing(record):
         abort(404)
     return record
 
-
-def _attempt(form, work, *args, **kwargs) -> bool:
-    """Run a service; on a refusal put the message on the form (nothing has changed) and return False."""
-    try:
-        work(*args, **kwargs)
-    except MediationError as error:
-        attach_error(form, error)
-        return False
-    except IntegrityError:
-        db.session.rollback()
-        form.form_errors.append(_("Someone else changed this record at the same time. Reload the page and try "
-                                  "again."))
-        return False
-    return True
 
 
 def _record_url(matter, session, anchor: str = "") -> str:
@@ -143,7 +128,7 @@ def record(matter_id: int, session_id: int):
 def record_start(matter_id: int, session_id: int):
     matter, session, record = _load(matter_id, session_id, "mediation.manage")
     form = EmptyForm()
-    if not _attempt(form, svc.start_session, matter, session, actor=current_user):
+    if not attempt(form, svc.start_session, matter, session, actor=current_user):
         flash(form.form_errors[0], "error")
         return redirect_to(_record_url(matter, session))
     flash(_("The session has started; the record is open."), "success")
@@ -157,7 +142,7 @@ def record_add_entry(matter_id: int, session_id: int):
     record = _existing(record)
     form = EntryForm()
     _entry_form(matter, svc.record_view(matter, session, record, current_user), form)
-    ok = form.validate() and _attempt(form, svc.add_entry, matter, record, kind=form.kind.data,
+    ok = form.validate() and attempt(form, svc.add_entry, matter, record, kind=form.kind.data,
                                       party_id=form.speaker_id(), text=form.text.data,
                                       files=request.files.getlist("evidence"), actor=current_user)
     if is_fragment():
@@ -192,7 +177,7 @@ def record_edit_entry(matter_id: int, session_id: int, entry_id: int):
         abort(404)
     form = EditEntryForm()
     speaker = svc.KEEP if form.speaker.data is None else form.speaker_id()
-    ok = form.validate() and _attempt(form, svc.edit_entry, matter, entry, text=form.text.data, kind=form.kind.data,
+    ok = form.validate() and attempt(form, svc.edit_entry, matter, entry, text=form.text.data, kind=form.kind.data,
                                       party_id=speaker, actor=current_user)
     messages = [*form.speaker.errors, *form.kind.errors, *form.text.errors, *form.form_errors]
     errors = {} if ok else {entry_id: (" ".join(str(e) for e in messages), form.text.data or "")}
@@ -216,7 +201,7 @@ def record_attendance(matter_id: int, session_id: int):
     rows = [{"party_id": int_or_none(raw), "present": request.form.get(f"present-{raw}", ""),
              "attendee_name": request.form.get(f"attendee-{raw}", "")} for raw in request.form.getlist("party_id")]
     form = EmptyForm()
-    if not _attempt(form, svc.save_attendance, matter, record, rows, actor=current_user):
+    if not attempt(form, svc.save_attendance, matter, record, rows, actor=current_user):
         return _page(matter, session, svc.load_record(session), {"attendance": form})
     flash(_("Attendance saved."), "success")
     return redirect_to(_record_url(matter, session, "#attendance"))
@@ -226,7 +211,7 @@ def _closing_step(matter_id: int, session_id: int, work, done: str, anchor: str 
     matter, session, record = _load(matter_id, session_id, "mediation.manage")
     record = _existing(record)
     form = EmptyForm()
-    if not _attempt(form, work, matter, record, actor=current_user):
+    if not attempt(form, work, matter, record, actor=current_user):
         return _page(matter, session, svc.load_record(session), {"closing": form})
     flash(done, "success")
     return redirect_to(_record_url(matter, session, anchor))
@@ -262,7 +247,7 @@ def record_confirm_in_session(matter_id: int, session_id: int):
     party = next((p for p in matter.parties if p.id == form.party.data), None) if form.validate() else None
     if party is None and not form.errors:
         form.party.errors = [_("Choose a party of this mediation.")]
-    if party is None or not _attempt(form, svc.confirm, matter, record, party, answer=form.answer.data,
+    if party is None or not attempt(form, svc.confirm, matter, record, party, answer=form.answer.data,
                                      note=form.note.data, how=ConfirmationHow.IN_SESSION, actor=current_user):
         return _page(matter, session, svc.load_record(session), {"confirm": form})
     flash(_("Answer of %(name)s recorded.", name=party.name), "success")
@@ -277,7 +262,7 @@ def record_confirm_online(matter_id: int, session_id: int):
     record = _existing(record)
     party = policy.party_of(current_user, matter)
     form = ConfirmForm(prefix="own")
-    if not form.validate() or not _attempt(form, svc.confirm, matter, record, party, answer=form.answer.data,
+    if not form.validate() or not attempt(form, svc.confirm, matter, record, party, answer=form.answer.data,
                                            note=form.note.data, how=ConfirmationHow.ONLINE, actor=current_user):
         return _page(matter, session, svc.load_record(session), {"own": form})
     flash(_("Thank you: your answer to the record is saved."), "success")
@@ -290,7 +275,7 @@ def record_erratum(matter_id: int, session_id: int):
     matter, session, record = _load(matter_id, session_id, "mediation.manage")
     record = _existing(record)
     form = ErratumForm()
-    if not form.validate() or not _attempt(form, svc.add_erratum, matter, record, text=form.text.data,
+    if not form.validate() or not attempt(form, svc.add_erratum, matter, record, text=form.text.data,
                                            entry_id=form.entry_id.data, actor=current_user):
         return _page(matter, session, svc.load_record(session), {"erratum": form})
     flash(_("Erratum appended."), "success")
