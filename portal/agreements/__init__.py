@@ -18,7 +18,6 @@ def join_names(values) -> str:
     return list_separator().join(str(v) for v in values or () if v not in (None, ""))
 
 
-@bp.app_template_global("colon")
 def colon() -> str:
     """After a label: "：" in Chinese text, ": " otherwise ({{ _("Phone") }}{{ colon() }}{{ phone }})."""
     from flask_babel import get_locale

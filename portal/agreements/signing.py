@@ -497,7 +497,7 @@ def open_signing(agreement: Agreement, actor: User) -> None:
     users = party_users(agreement)
     sign_link = _link("agreements.sign", agreement_id=agreement.id)
     told = _tell([u for group in users.values() for u in group], lambda: (
-        _("Please sign the mediation agreement: %(title)s", title=_title(agreement)),
+        _("Please sign %(title)s", title=_title(agreement)),
         _("The text of %(title)s is fixed and open for signing. Sign in to the portal to read it, then sign it or "
           "decline with a reason; the signing page shows its document fingerprint. Once it is in effect, a copy "
           "can be checked at %(url)s with the code %(code)s.",

@@ -97,7 +97,7 @@ def agreement(agreement_id: int):
 
 def _party_choices(agreement: Agreement):
     parties = [p for p in agreement.referral.parties if p.withdrawn_on is None]
-    return [("", _("Choose…"))] + [(p.id, f"{p.name} ({p.side.label})") for p in parties]
+    return [("", _("Choose…"))] + [(p.id, _("%(name)s (%(side)s)", name=p.name, side=p.side.label)) for p in parties]
 
 
 def _initial_form(agreement: Agreement) -> VersionForm:

@@ -1,5 +1,5 @@
 """Forms of the proceedings record. They check the shape of the input; proceedings.py decides."""
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import RadioField, SelectField, TextAreaField
@@ -45,8 +45,8 @@ class EntryForm(PartForm):
                                  render_kw={"accept": ACCEPT, "multiple": True})
 
     def setup(self, parties, caucus: bool):
-        self.speaker.choices = [(MEDIATOR, _l("Mediator"))] + [(str(p.id), f"{p.name} ({p.side.label})")
-                                                               for p in parties]
+        self.speaker.choices = [(MEDIATOR, _l("Mediator"))] + [
+            (str(p.id), _("%(name)s (%(side)s)", name=p.name, side=p.side.label)) for p in parties]
         kinds = [k for k in EntryKind if caucus or k != EntryKind.CAUCUS]
         self.kind.choices = [(k.value, k.label) for k in kinds]
         return self

@@ -54,7 +54,7 @@ def _form(name: str, matter: MediationReferral, **kwargs):
         form.petitioner_id.choices = _choose((p.id, p.name) for p in matter.case.petitioners)
         form.department_id.choices = _choose((d.id, d.name) for d in matters.party_departments())
     elif name == "withdraw":
-        form.party_id.choices = _choose((p.id, f"{p.name} ({p.side.label})") for p in active_parties(matter))
+        form.party_id.choices = _choose((p.id, _("%(name)s (%(side)s)", name=p.name, side=p.side.label)) for p in active_parties(matter))
     elif name == "room" and "formdata" in kwargs and kwargs["formdata"] is None:
         form.room.data = matter.room
     return form
