@@ -351,6 +351,14 @@ def test_agreement_drafted_signed_sealed_downloaded_and_verified(new_context, si
     representative.locator("#sign-link").click()
     width = representative.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the signing page is {width}px wide on a 390px screen"
+    # Each obligation is a block with its labels: nothing scrolls sideways, the due date is in view of the reader.
+    sideways = representative.evaluate(
+        "[...document.querySelectorAll('main .table-wrap')].filter(w => w.scrollWidth > w.clientWidth + 1).length")
+    assert sideways == 0, "a table scrolls sideways on the signing page at 390px"
+    due = representative.locator("#text-obligations tbody tr").first.locator("td").last
+    expect(due).to_be_visible()
+    box = due.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, f"the due date is off screen: {box}"
     _sign(representative, live_app, agreement_id, DEPARTMENT_REP, _draw_with_finger)
     expect(representative.locator("#already-signed")).to_be_visible()
 
