@@ -242,7 +242,7 @@ def _register_template_helpers(app: Flask) -> None:
     from . import policy
     from .forms import LOCALES as LOCALE_CHOICES, EmptyForm
     from .cases.events import describe as describe_event, progress_attachment_ids
-    from .agreements import colon
+    from .text import colon, join_names
     from .htmx import is_fragment
     from .timeutil import utcnow
 
@@ -257,5 +257,6 @@ def _register_template_helpers(app: Flask) -> None:
         progress_attachment_ids=progress_attachment_ids,
         colon=colon,
     )
+    app.jinja_env.filters["names"] = join_names
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
     app.jinja_env.filters["date"] = lambda value, fmt="medium": format_date(value, fmt) if value else ""

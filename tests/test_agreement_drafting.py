@@ -727,7 +727,7 @@ def test_mediator_signature_cell_names_the_signer_and_the_time(app, client, worl
 
 
 def test_names_are_joined_for_the_reader_language(app):
-    from portal.agreements import join_names
+    from portal.text import join_names
 
     with app.test_request_context():
         with force_locale("zh_CN"):

@@ -34,8 +34,8 @@ from portal.audit.services import record
 from portal.extensions import db
 from portal.timeutil import local_zone, utcnow
 
-from .certificates import (  # noqa: F401  (re-exported: the verification page and the signing code use them)
-    certificate_of, configure_certificate, ensure_certificate, key_folder, load_certificate, trust_roots,
+from .certificates import (  # noqa: F401  (trust_roots re-exported for the verification page)
+    certificate_of, configure_certificate, ensure_certificate, load_certificate, trust_roots,
 )
 from .models import Agreement, AgreementStatus, CommitteeSeal, SealStatus, SignatureStatus
 from .services import AgreementError, atomic, live_signatures, load_agreement, signed_version

@@ -22,7 +22,7 @@ from portal.mail.services import send_message
 from portal.mediation.models import MediationReferral
 from portal.timeutil import local_zone, utcnow
 
-from . import follow_up
+from . import follow_up, signing
 from .models import (
     Agreement,
     AgreementObligation,
@@ -184,12 +184,6 @@ def run_reminders(now: datetime | None = None) -> dict:
     counts = {"judicial": remind_judicial_window(on), "obligations": remind_obligations(on),
               "overdue": remind_overdue(on)}
     db.session.commit()
-    try:
-        from .signing import remind_pending_signers
-    except ImportError:
-        remind_pending_signers = None
-    if remind_pending_signers is not None:
-        result = remind_pending_signers(now)
-        counts["signers"] = result if isinstance(result, int) else len(result or [])
-        db.session.commit()
+    counts["signers"] = signing.remind_pending_signers(now)
+    db.session.commit()
     return counts

@@ -30,6 +30,13 @@ atomic = atomic_services(AgreementError, lambda: _("Someone else changed this ag
                                                   "Reload the page and try again."))
 
 
+def agreement_url(agreement_id: int, anchor: str = "") -> str:
+    """The agreement's page (at an anchor such as "#signing")."""
+    from flask import url_for
+
+    return url_for("agreements.agreement", agreement_id=agreement_id) + anchor
+
+
 def load_agreement(agreement_id: int) -> Agreement | None:
     """An agreement with its matter (parties, mediators), versions and signatures, in a fixed number of queries."""
     return db.session.scalar(

@@ -39,7 +39,10 @@ from portal.audit.services import record as audit
 from portal.extensions import db
 from portal.mail.services import external_url, send_message
 from portal.mediation.models import MediationParty, MediationReferral
+from portal.text import list_separator
 
+from . import documents
+from .drafting import document_hash
 from .models import (
     Agreement,
     AgreementReminder,
@@ -340,7 +343,6 @@ def _unique(names) -> list[str]:
 
 def names_choice(names: list[str]) -> str:
     """"A", "either A or B", "either A, B or C": the names a typed signature may read, for hints and messages."""
-    from . import list_separator
 
     quoted = [f"“{name}”" for name in names]
     if len(quoted) <= 1:
@@ -387,22 +389,12 @@ def _details(signature: AgreementSignature) -> dict:
 
 def _link(endpoint: str, **values) -> str:
     """An absolute link for a message (empty outside a request unless PORTAL_BASE_URL is configured)."""
-    if endpoint not in current_app.view_functions:
-        return ""
     if has_request_context() or current_app.config.get("PORTAL_BASE_URL"):
         try:
             return external_url(endpoint, **values)
         except RuntimeError:
             return ""
     return ""
-
-
-def agreement_endpoint() -> str:
-    """The agreement's own page once drafting provides it; the signing page otherwise."""
-    for endpoint in ("agreements.agreement", "agreements.detail", "agreements.view", "agreements.show"):
-        if endpoint in current_app.view_functions:
-            return endpoint
-    return "agreements.signing"
 
 
 def party_users(agreement: Agreement, parties: list[MediationParty] | None = None) -> dict[int, list[User]]:
@@ -459,22 +451,6 @@ def _title(agreement: Agreement) -> str:
 
 # --- opening signing ------------------------------------------------------------------------------------
 
-def _document_hash(version: AgreementVersion) -> str:
-    """The sha256 of the exact text to sign, as drafting defines it."""
-    try:
-        from .drafting import document_hash
-    except ImportError:  # drafting not installed yet: the version's own content hash
-        document_hash = None
-    if document_hash is not None:
-        return document_hash(version)
-    if version.content_hash:
-        return version.content_hash
-    text = "\n".join([version.parties_snapshot, version.facts, version.disputes, version.responsibilities,
-                      version.other_terms, *[f"{o.party_id}|{o.what}|{o.manner}|{o.place}|{o.due_on}"
-                                              for o in version.obligations]])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 @atomic
 def open_signing(agreement: Agreement, actor: User) -> None:
     """The mediator fixes the text of the current version and opens signing."""
@@ -490,7 +466,7 @@ def open_signing(agreement: Agreement, actor: User) -> None:
     if not parties_to_sign(agreement):
         raise AgreementError(_("The agreement has no parties to sign it."))
     agreement.signing_version = version.number
-    agreement.document_hash = _document_hash(version)
+    agreement.document_hash = document_hash(version)
     agreement.signing_opened_at = timeutil.utcnow()
     agreement.status = AgreementStatus.SIGNING
     title = _title(agreement)
@@ -507,7 +483,7 @@ def open_signing(agreement: Agreement, actor: User) -> None:
         _("Signing opened: %(title)s", title=_title(agreement)),
         _("Signing of %(title)s is open (version %(version)d). The parties sign first, then a mediator, then the "
           "committee seal.", title=_title(agreement), version=version.number)),
-        _link(agreement_endpoint(), agreement_id=agreement.id))
+        _link("agreements.agreement", agreement_id=agreement.id))
     audit("agreement.signing_opened", agreement, actor=actor,
           details={"number": agreement.number, "title": title, "version": version.number,
                    "document_hash": agreement.document_hash, "told": told})
@@ -666,12 +642,12 @@ def decline(agreement: Agreement, user: User, *, reason: str | None, seen_hash: 
         _("Signing declined: %(title)s", title=_title(agreement)),
         _("%(name)s declined to sign %(title)s. Reason: %(reason)s\nThe agreement is back in drafting and the "
           "signatures collected are void.", name=party.name, title=_title(agreement), reason=reason)),
-        _link(agreement_endpoint(), agreement_id=agreement.id))
+        _link("agreements.agreement", agreement_id=agreement.id))
     told += _tell(others, lambda: (
         _("Signing stopped: %(title)s", title=_title(agreement)),
         _("%(name)s declined to sign %(title)s. Reason: %(reason)s\nThe mediator will revise the text; the "
           "signatures collected so far are now void and everyone signs the new text again.", name=party.name,
-          title=_title(agreement), reason=reason)), _link(agreement_endpoint(), agreement_id=agreement.id))
+          title=_title(agreement), reason=reason)), _link("agreements.agreement", agreement_id=agreement.id))
     audit("agreement.declined", agreement, actor=user,
           details={"title": title, "party": party.id, "name": party.name, "reason": reason,
                    "document_hash": hash_declined, "voided": [s.id for s in voided if s is not signature],
@@ -738,7 +714,7 @@ def _apply_seal(agreement: Agreement, user: User, seen_hash: str | None, client_
     audit("agreement.seal_applied", agreement, actor=user,
           details={**_details(signature), "effective_on": agreement.effective_on.isoformat(),
                    "effective_at": now.isoformat()})
-    start_sealing(agreement)
+    documents.start_sealing(agreement)
     return signature
 
 
@@ -747,17 +723,6 @@ def apply_seal(agreement: Agreement, user: User, *, seen_hash: str | None = None
     """A mediator of the committee applies its seal after every party and the mediator signed: the effective date
     is fixed and the sealed PDF is generated (documents.start_sealing, which runs once this commits)."""
     return _apply_seal(agreement, user, seen_hash, client_address, user_agent)
-
-
-def start_sealing(agreement: Agreement) -> bool:
-    """Hand the agreement to the PDF generation when it is installed (inside the seal's transaction: the
-    generation starts once it commits); False when it is not (the status stays sealing)."""
-    try:
-        from .documents import start_sealing as start
-    except ImportError:
-        return False
-    start(agreement)
-    return True
 
 
 # --- reminders ------------------------------------------------------------------------------------------
@@ -794,7 +759,7 @@ def _remind(agreement: Agreement, state: SigningState, reminders, now: datetime,
     reminded = 0
     for key, people, n in _due_signers(agreement, state, reminders, now, include_mediators):
         endpoint = "agreements.sign" if key.startswith("party:") else (
-            "agreements.sign_mediator" if key == "mediator" else agreement_endpoint())
+            "agreements.sign_mediator" if key == "mediator" else "agreements.agreement")
         if _tell(people, lambda: (
                 _("Reminder: please sign %(title)s", title=_title(agreement)),
                 _("%(title)s is waiting for your signature (signing opened on %(date)s). You may also decline "
@@ -853,4 +818,4 @@ def remind_pending_signers(now: datetime | None = None) -> int:
 __all__ = ["ID_KINDS", "Signer", "SigningState", "apply_seal", "decline", "has_seal_image", "last_decline",
            "load_for_signing", "open_signing", "party_users", "prepare", "remind_now", "remind_pending_signers",
            "send_code", "sign_as_mediator", "sign_as_party", "sign_in_person", "signed_version", "signing_state",
-           "signature_png", "start_sealing"]
+           "signature_png"]

@@ -7,7 +7,7 @@ again with the message at its field and changes nothing.
 """
 from __future__ import annotations
 
-from flask import abort, current_app, flash, make_response, render_template, request, send_file, url_for
+from flask import abort, flash, make_response, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from portal.htmx import add_vary, is_fragment, redirect_to
 from . import bp, documents
 from .forms_documents import CertificateForm, SealImageForm
 from .models import Agreement, CommitteeCertificate, CommitteeSeal
-from .services import AgreementError, load_agreement
+from .services import AgreementError, agreement_url, load_agreement
 
 CERTIFICATE_MAX_BYTES = 512 * 1024
 
@@ -32,14 +32,6 @@ def _load(agreement_id: int, permission: str) -> Agreement:
         abort(404)
     policy.ensure(permission, agreement)
     return agreement
-
-
-def agreement_url(agreement: Agreement) -> str:
-    """The agreement's page when it exists, else the mediation matter's page."""
-    for endpoint in ("agreements.agreement", "agreements.detail", "agreements.show"):
-        if endpoint in current_app.view_functions:
-            return url_for(endpoint, agreement_id=agreement.id)
-    return url_for("mediation.matter", matter_id=agreement.referral_id)
 
 
 # --- the status panel, another try, the copies -----------------------------------------------------------------
@@ -56,7 +48,7 @@ def document_panel(agreement_id: int):
     """The document's status: the fragment for htmx (it polls itself while the PDF is generated), else the page."""
     agreement = _load(agreement_id, "agreement.view")
     template = "agreements/documents/_panel.html" if is_fragment() else "agreements/documents/status.html"
-    response = make_response(render_template(template, agreement=agreement, back_url=agreement_url(agreement)))
+    response = make_response(render_template(template, agreement=agreement, back_url=agreement_url(agreement.id)))
     response.headers["Cache-Control"] = "no-store"
     if is_fragment() and request.args.get("polling") and agreement.seal_status.value != "running":
         # The generation has ended while the page polled: the header, the signing and follow-up sections change
@@ -75,7 +67,7 @@ def document_retry(agreement_id: int):
         flash(error.message, "error")
     else:
         flash(_("The sealed PDF is being generated again."), "success")
-    return redirect_to(agreement_url(agreement) + "#agreement-document")
+    return redirect_to(agreement_url(agreement.id, "#agreement-document"))
 
 
 @bp.get("/agreements/<int:agreement_id>/document.pdf")

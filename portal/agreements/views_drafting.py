@@ -19,7 +19,7 @@ from portal.mediation.models import MediationStatus
 from . import bp, drafting
 from .forms_drafting import BLANK_ROWS, MAX_ROWS, CommentForm, VersionForm
 from .models import Agreement, AgreementStatus
-from .services import AgreementError, current_version
+from .services import AgreementError, agreement_url, current_version
 
 
 def load(agreement_id: int, permission: str = "agreement.view") -> Agreement:
@@ -32,10 +32,6 @@ def load(agreement_id: int, permission: str = "agreement.view") -> Agreement:
 
 def _user():
     return current_user._get_current_object()
-
-
-def _agreement_url(agreement_id: int, anchor: str = "") -> str:
-    return url_for("agreements.agreement", agreement_id=agreement_id) + anchor
 
 
 
@@ -65,7 +61,7 @@ def start(matter_id: int):
     policy.ensure("mediation.manage", matter)
     existing = drafting.agreement_of_matter(matter)
     if existing is not None:
-        return redirect_to(_agreement_url(existing.id))
+        return redirect_to(agreement_url(existing.id))
     try:
         agreement = drafting.start_agreement(matter, _user())
     except AgreementError as error:
@@ -130,7 +126,7 @@ def _edit_allowed(agreement: Agreement) -> None:
     if agreement.status in drafting.LOCKED_STATUSES:
         flash(_("The text can no longer change: the agreement has been signed and sealed."),
               "error")
-        abort(make_response(redirect_to(_agreement_url(agreement.id))))
+        abort(make_response(redirect_to(agreement_url(agreement.id))))
 
 
 @bp.get("/agreements/<int:agreement_id>/edit")
@@ -191,7 +187,7 @@ def save_version(agreement_id: int):
                         "told; the agreement is back in drafting.", n=version.number), "warning")
             else:
                 flash(_("Version %(n)d is saved.", n=version.number), "success")
-            return redirect_to(_agreement_url(agreement_id, "#agreement-text"))
+            return redirect_to(agreement_url(agreement_id, "#agreement-text"))
         agreement = load(agreement_id, "agreement.draft")
     return _render_edit(agreement, form)
 
@@ -204,11 +200,11 @@ def comment(agreement_id: int):
     agreement = load(agreement_id, "agreement.comment")
     if agreement.status in drafting.LOCKED_STATUSES:  # the form is no longer shown: say why on the page
         flash(_("Comments are closed: the agreement has been signed and sealed."), "error")
-        return redirect_to(_agreement_url(agreement_id))
+        return redirect_to(agreement_url(agreement_id))
     form = CommentForm(prefix="comment")
     if form.validate_on_submit() and attempt(form, drafting.add_comment, agreement, _user(), form.text.data):
         flash(_("Your comment is added."), "success")
-        return redirect_to(_agreement_url(agreement_id, "#agreement-comments"))
+        return redirect_to(agreement_url(agreement_id, "#agreement-comments"))
     return _render_page(load(agreement_id, "agreement.comment"), comment_form=form)
 
 
@@ -240,7 +236,7 @@ def preview(agreement_id: int):
         # No "draft" once in effect: the sealed copy is the document (and its download has its own permission).
         flash(_("The agreement is in effect: there is no draft preview any more. The sealed copy is the "
                 "document."), "info")
-        return redirect_to(_agreement_url(agreement_id, "#agreement-document"))
+        return redirect_to(agreement_url(agreement_id, "#agreement-document"))
     number = request.args.get("version", type=int)
     version = next((v for v in agreement.versions if v.number == number), None) if number else None
     if number and version is None:
@@ -249,7 +245,7 @@ def preview(agreement_id: int):
         data = drafting.preview_pdf(agreement, version, viewer=_user())
     except AgreementError as error:
         flash(error.message, "error")
-        return redirect_to(_agreement_url(agreement_id))
+        return redirect_to(agreement_url(agreement_id))
     response = make_response(data)
     response.headers["Content-Type"] = "application/pdf"
     label = version.number if version else (current_version(agreement).number)

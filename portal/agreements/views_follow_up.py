@@ -7,7 +7,7 @@ POST the follow-up page.
 """
 from __future__ import annotations
 
-from flask import abort, current_app, flash, make_response, render_template, send_from_directory, url_for
+from flask import abort, flash, make_response, render_template, send_from_directory
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -18,7 +18,7 @@ from portal.uploads import upload_folder
 
 from . import bp, follow_up as service
 from .forms_follow_up import AnswerForm, JudicialApplicationForm, JudicialResultForm, NoticeForm, ReportForm, StatusForm
-from .services import AgreementError, load_agreement
+from .services import AgreementError, agreement_url, load_agreement
 
 
 def _load(agreement_id: int, permission: str = "agreement.view"):
@@ -30,15 +30,12 @@ def _load(agreement_id: int, permission: str = "agreement.view"):
 
 
 def _page_url(agreement_id: int) -> str:
-    """Back to the agreement's page at its follow-up panel (the follow-up page when that page is not there)."""
-    if "agreements.agreement" in current_app.view_functions:
-        return url_for("agreements.agreement", agreement_id=agreement_id, _anchor="follow-up")
-    return url_for("agreements.follow_up", agreement_id=agreement_id)
+    """Back to the agreement's page at its follow-up panel."""
+    return agreement_url(agreement_id, "#follow-up")
 
 
 def _render(agreement, overrides: dict | None = None):
-    context = {"agreement": agreement, "follow_up_forms": overrides or {},
-               "has_agreement_page": "agreements.agreement" in current_app.view_functions}
+    context = {"agreement": agreement, "follow_up_forms": overrides or {}}
     template = "agreements/follow_up/_panel.html" if is_fragment() else "agreements/follow_up/page.html"
     return add_vary(make_response(render_template(template, **context)))
 

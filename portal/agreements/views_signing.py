@@ -12,7 +12,6 @@ from flask import abort, current_app, flash, make_response, render_template, req
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.routing import BuildError
 
 from portal import policy, rules
 from portal.extensions import limiter
@@ -23,7 +22,7 @@ from . import bp
 from . import signing as svc
 from .forms_signing import DeclineForm, InPersonForm, SignForm
 from .models import AgreementStatus, SignerRole
-from .services import current_version, signed_version
+from .services import agreement_url as svc_agreement_url, current_version, signed_version
 
 BASE = "/agreements/<int:agreement_id>"
 
@@ -48,16 +47,7 @@ def _client() -> dict:
 
 
 def agreement_url(agreement, anchor: str = "#signing") -> str:
-    """The agreement's page (drafting's, once it exists), at the signing panel."""
-    endpoint = svc.agreement_endpoint()
-    try:
-        return url_for(endpoint, agreement_id=agreement.id) + anchor
-    except BuildError:
-        return url_for("agreements.signing", agreement_id=agreement.id) + anchor
-
-
-def _link(endpoint: str, **values) -> str | None:
-    return url_for(endpoint, **values) if endpoint in current_app.view_functions else None
+    return svc_agreement_url(agreement.id, anchor)
 
 
 # --- the panel ----------------------------------------------------------------------------------------------
@@ -102,14 +92,9 @@ def _signing_globals():
 
 def _render_panel_page(agreement, forms=None, status=200):
     context = {"p": panel(agreement, loaded=True), "agreement": agreement, "forms": forms or {},
-               "agreement_page": _agreement_page(agreement)}
+               "agreement_page": svc_agreement_url(agreement.id)}
     template = "agreements/signing/_panel_body.html" if is_fragment() else "agreements/signing/status.html"
     return add_vary(make_response(render_template(template, **context), status))
-
-
-def _agreement_page(agreement) -> str | None:
-    endpoint = svc.agreement_endpoint()
-    return _link(endpoint, agreement_id=agreement.id) if endpoint != "agreements.signing" else None
 
 
 @bp.get(BASE + "/signing")
@@ -185,7 +170,7 @@ def _sign_page(agreement, role: SignerRole, forms=None, status=200):
         "may_sign": may_sign, "expected_names": expected, "sign_form": sign_form, "decline_form": decline_form,
         "code_url": code_url, "sign_url": sign_url, "code_form": forms.get("code") or EmptyForm(formdata=None),
         "preview_url": _preview_link(agreement),
-        "agreement_page": _agreement_page(agreement), "parties": {x.id: x for x in agreement.referral.parties},
+        "agreement_page": svc_agreement_url(agreement.id), "parties": {x.id: x for x in agreement.referral.parties},
         "snapshot": _snapshot(version),
     }
     return add_vary(make_response(render_template("agreements/signing/sign.html", **context), status))
@@ -195,7 +180,7 @@ def _preview_link(agreement) -> str:
     """The draft preview, until the agreement is in effect (then the sealed copy is the document)."""
     if agreement.status == AgreementStatus.EFFECTIVE:
         return ""
-    return _link("agreements.preview", agreement_id=agreement.id)
+    return url_for("agreements.preview", agreement_id=agreement.id)
 
 
 def _snapshot(version) -> list[str]:
@@ -347,7 +332,7 @@ def _in_person_page(agreement, form=None, status=200):
     version = signed_version(agreement)
     context = {"p": p, "agreement": agreement, "form": form, "pending": pending, "version": version,
                "preview_url": _preview_link(agreement),
-               "agreement_page": _agreement_page(agreement), "snapshot": _snapshot(version),
+               "agreement_page": svc_agreement_url(agreement.id), "snapshot": _snapshot(version),
                "parties": {x.id: x for x in agreement.referral.parties}}
     return add_vary(make_response(render_template("agreements/signing/in_person.html", **context), status))
 

@@ -20,8 +20,7 @@ def _verify_limit():
 
 
 def _render(form, check=None, by_code=None, code_searched=False, status=200):
-    context = {"form": form, "check": check, "by_code": by_code, "code_searched": code_searched,
-               "agreement_page": "agreements.agreement" in current_app.view_functions}
+    context = {"form": form, "check": check, "by_code": by_code, "code_searched": code_searched}
     template = "agreements/verify/_result.html" if is_fragment() else "agreements/verify/page.html"
     return add_vary(make_response(render_template(template, **context), status))
 

@@ -39,7 +39,7 @@ from .models import (
     SessionStatus,
 )
 from .services import MediationError, active_parties, atomic, ensure_consent, ensure_open
-from .sessions import cancel_open_sessions
+from .sessions import cancel_open_sessions, invite_party_to_upcoming
 
 LIST_LIMIT = 200
 # What the outcome form offers: the ends of a mediation other than a withdrawal of consent.
@@ -218,8 +218,6 @@ def _invite_to_upcoming(matter: MediationReferral, party: MediationParty, actor:
     """A party that joins an open matter (a department's representatives, a petitioner with an account) is invited
     to the sessions already scheduled, with their calendar files; a named person without an account is told by the
     mediator. Returns the invitations sent."""
-    from .sessions import invite_party_to_upcoming
-
     db.session.flush()  # the party has its id for the invitation and the audit trail
     return invite_party_to_upcoming(matter, party, actor=actor)
 

@@ -33,6 +33,7 @@ from portal.accounts.models import User
 from portal.audit.services import record as audit
 from portal.extensions import db
 from portal.mail.services import external_url, send_message
+from portal.text import list_separator
 from portal.timeutil import utcnow
 
 from .models import (
@@ -519,7 +520,8 @@ def lock(matter: MediationReferral, record: ProceedingRecord, actor) -> str:
         raise MediationError(_("Record the attendance of every party before locking the record."))
     waiting = unanswered(matter, record)
     if waiting:
-        raise MediationError(_("Waiting for the answer of: %(names)s.", names="、".join(p.name for p in waiting)))
+        raise MediationError(_("Waiting for the answer of: %(names)s.",
+                               names=list_separator().join(p.name for p in waiting)))
     record.content_hash = content_hash(record)
     record.status, record.locked_at, record.locked_by_id = RecordStatus.LOCKED, utcnow(), actor.id
     audit("mediation.record_locked", record, actor=actor,

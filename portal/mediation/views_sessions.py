@@ -23,14 +23,6 @@ from .services import MediationError, ensure_consent, load_matter
 
 
 @bp.app_template_global()
-def session_matter_url(matter: MediationReferral) -> str:
-    """The matter page once it is there; until then the list of its sessions."""
-    if "mediation.matter" in current_app.view_functions:
-        return url_for("mediation.matter", matter_id=matter.id)
-    return url_for("mediation.sessions", matter_id=matter.id)
-
-
-@bp.app_template_global()
 def session_location(session: MediationSession) -> str:
     return sessions.location_of(session)
 
